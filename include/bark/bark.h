@@ -1,0 +1,10 @@
+// Umbrella header of the bark library.
+#pragma once
+
+#include "bark/history_prompt.h"
+#include "bark/logging.h"
+#include "bark/options.h"
+#include "bark/pipeline.h"
+#include "bark/types.h"
+#include "bark/version.h"
+#include "bark/wav.h"

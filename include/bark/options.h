@@ -1,0 +1,77 @@
+// Options for bark::Pipeline. Defaults are those of upstream bark/api.py and generation.py.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "bark/types.h"
+
+namespace bark {
+
+enum class Device {
+  Auto,  // CUDA if available, else MPS when enabled, else CPU (generation.py _grab_best_device)
+  Cpu,
+  Cuda,
+  Mps,
+};
+
+// Parses "auto", "cpu", "cuda", "mps" (case-insensitive). Throws std::invalid_argument.
+Device parse_device(const std::string& name);
+const char* device_name(Device device);
+
+struct PipelineOptions {
+  // Directory holding the checkpoints, vocab.txt and prompts/ (see README, "Model directory").
+  // Empty: $BARK_MODEL_DIR, then $XDG_CACHE_HOME/bark-cpp (~/.cache/bark-cpp).
+  std::string model_dir;
+  // Use the small checkpoints text.pt / coarse.pt / fine.pt instead of text_2.pt / ...
+  bool use_small = false;
+  // Device to run on. Auto follows upstream's _grab_best_device.
+  Device device = Device::Auto;
+  // Allow Device::Auto to choose Apple MPS (upstream SUNO_ENABLE_MPS).
+  bool enable_mps = false;
+  // Keep idle sub-models on the CPU and move each to the device only while it runs
+  // (upstream SUNO_OFFLOAD_CPU).
+  bool offload_cpu = false;
+  // Intra-op threads for libtorch. 0 = number of physical cores.
+  int num_threads = 0;
+};
+
+// Progress of a stage: stage is "semantic", "coarse", "fine" or "codec"; done/total in steps.
+using ProgressCallback = std::function<void(const std::string& stage, int64_t done, int64_t total)>;
+
+struct GenerationOptions {
+  // Sampling temperature for the semantic stage (bark text_temp).
+  float text_temp = 0.7f;
+  // Sampling temperature for the coarse stage (bark waveform_temp).
+  float waveform_temp = 0.7f;
+  // Temperature of the fine stage; api.py always uses 0.5. Unset = argmax.
+  std::optional<float> fine_temp = 0.5f;
+  // Voice: preset name ("v2/en_speaker_6", "announcer") or path to a .npz. Empty = none.
+  std::string voice;
+  // In-memory history prompt; takes precedence over `voice` when set.
+  std::optional<HistoryPrompt> history_prompt;
+  // Seed for torch's default generator, applied once per call as torch.manual_seed(seed).
+  // Unset: a fresh random seed (logged at debug level).
+  std::optional<uint64_t> seed;
+  // Nucleus / top-k filtering of the semantic and coarse stages (upstream: off).
+  std::optional<float> top_p;
+  std::optional<int> top_k;
+  // Semantic early stop: stop when p(EOS) >= min_eos_p (upstream 0.2). Unset: only on sampled EOS.
+  std::optional<float> min_eos_p = 0.2f;
+  bool allow_early_stop = true;
+  // Stop semantic generation after this many seconds of audio (~49.9 tokens/s). Unset: 768 tokens max.
+  std::optional<double> max_gen_duration_s;
+  // KV caching in the semantic and coarse stages (api.py: on).
+  bool use_kv_caching = true;
+  // Coarse stage context (generation.py generate_coarse): history 60..630, window 60.
+  int max_coarse_history = 630;
+  int sliding_window_len = 60;
+  // Disable the library's per-stage info logs.
+  bool silent = false;
+  // Called as stages progress; may be empty.
+  ProgressCallback on_progress;
+};
+
+}  // namespace bark

@@ -1,0 +1,22 @@
+// RIFF/WAVE reading and writing for mono audio.
+#pragma once
+
+#include <string>
+
+#include "bark/types.h"
+
+namespace bark {
+
+enum class WavFormat {
+  Pcm16,    // 16-bit signed PCM, samples clipped to [-1, 1] and rounded
+  Float32,  // 32-bit IEEE float (WAVE_FORMAT_IEEE_FLOAT with a fact chunk)
+};
+
+// Writes mono audio. The file is written under a temporary name and renamed when complete,
+// so a failure never leaves a truncated file at `path`. Throws std::runtime_error.
+void write_wav(const std::string& path, const Audio& audio, WavFormat format = WavFormat::Pcm16);
+
+// Reads a mono PCM16 or float32 WAV (multi-channel input is averaged to mono).
+Audio read_wav(const std::string& path);
+
+}  // namespace bark

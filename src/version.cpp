@@ -1,0 +1,5 @@
+#include "bark/version.h"
+
+namespace bark {
+const char* version() { return BARK_VERSION; }
+}  // namespace bark
