@@ -63,14 +63,21 @@ class ZipWriter {
   ZipWriter(const ZipWriter&) = delete;
   ZipWriter& operator=(const ZipWriter&) = delete;
   void add(const std::string& name, const std::vector<uint8_t>& data);
-  // Writes the central directory and closes the file; throws on I/O errors.
+  // Writes the central directory, flushes (fsync) and closes the file; throws on I/O errors.
   void finish();
+  // Always write ZIP64 records and extra fields, even for small archives (for tests; by
+  // default they are written only where a size, offset or count needs them).
+  void set_force_zip64(bool force) { force_zip64_ = force; }
 
  private:
+  void write_bytes(const void* data, size_t n);
+
   std::string path_;
   std::FILE* file_ = nullptr;
   std::vector<ZipEntry> entries_;
   bool finished_ = false;
+  bool force_zip64_ = false;
+  uint64_t offset_ = 0;
 };
 
 uint32_t crc32_of(const uint8_t* data, size_t n, uint32_t crc = 0);
