@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -470,4 +471,41 @@ TEST_CASE("zip: ZipWriter reports I/O errors", "[unit]") {
     };
     REQUIRE_THROWS_AS(write_all(), std::runtime_error);
   }
+}
+
+TEST_CASE("zip: reads the torch.save fixture checkpoints like Python's zipfile", "[unit]") {
+  const auto dir = bark_test::temp_dir("zip_torch");
+  const fs::path models = bark_test::fixtures_dir() / "models" / "f0";
+  INFO("fixtures: " << models);
+  REQUIRE(fs::exists(models / "text.pt"));
+  std::string listing;
+  const std::string code =
+      "import zipfile, glob, os\n"
+      "for p in sorted(glob.glob(r'" + models.string() + "/*.pt')):\n"
+      "    with zipfile.ZipFile(p) as z:\n"
+      "        for i in z.infolist():\n"
+      "            print(os.path.basename(p), i.filename, i.compress_type, i.file_size, i.CRC)\n";
+  REQUIRE(run_python(code, dir, &listing) == 0);
+  std::istringstream in(listing);
+  std::string file, name;
+  int method = 0;
+  uint64_t size = 0;
+  uint32_t crc = 0;
+  size_t n_members = 0;
+  std::unique_ptr<ZipReader> r;
+  std::string open_file;
+  while (in >> file >> name >> method >> size >> crc) {
+    if (file != open_file) {
+      r = std::make_unique<ZipReader>((models / file).string());
+      open_file = file;
+    }
+    INFO(file << ": " << name);
+    const auto& e = r->at(name);
+    CHECK(e.method == method);
+    CHECK(e.uncompressed_size == size);
+    CHECK(e.crc32 == crc);
+    CHECK(r->read(e).size() == size);  // CRC-checked
+    ++n_members;
+  }
+  CHECK(n_members > 50);
 }
