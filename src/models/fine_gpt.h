@@ -1,0 +1,42 @@
+// Private: Bark's non-causal fine model (bark/model_fine.py). ATen only.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "io/checkpoint.h"
+#include "models/gpt.h"
+
+namespace bark::models {
+
+struct FineGPTConfig : GPTConfig {
+  int64_t n_codes_total = 8;
+  int64_t n_codes_given = 1;
+};
+
+FineGPTConfig fine_config_from_args(const io::PyValue& args, const std::string& path);
+
+class FineGPT {
+ public:
+  explicit FineGPT(const FineGPTConfig& config);
+
+  const FineGPTConfig& config() const { return config_; }
+  io::ParamSlots named_parameters();
+  void load(const io::BarkCheckpoint& checkpoint);
+  void to(const at::Device& device);
+  at::Device device() const { return wpe_.device(); }
+
+  // model_fine.py FineGPT.forward: idx (B, T, n_codes_total) int; embeddings of codebooks
+  // 0..pred_idx are summed; returns logits (B, T, output_vocab) of codebook pred_idx.
+  at::Tensor forward(int64_t pred_idx, const at::Tensor& idx) const;
+
+ private:
+  FineGPTConfig config_;
+  std::vector<at::Tensor> wtes_;  // n_codes_total x (input_vocab, C); wtes[i+1] is lm_heads[i]
+  at::Tensor wpe_;
+  std::vector<TransformerBlock> h_;
+  LayerNorm ln_f_;
+};
+
+}  // namespace bark::models

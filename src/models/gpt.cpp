@@ -1,0 +1,205 @@
+#include "models/gpt.h"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace bark::models {
+
+at::Tensor Linear::operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+
+at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
+  // model.py LayerNorm / nn.LayerNorm: eps 1e-5
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
+}
+
+GPTConfig gpt_config_from_args(const io::PyValue& args, const std::string& path) {
+  GPTConfig c;
+  // generation.py _load_model: old checkpoints carry one `vocab_size` for input and output.
+  if (auto v = io::arg_int_opt(args, "input_vocab_size")) {
+    c.input_vocab_size = *v;
+    c.output_vocab_size = io::arg_int(args, "output_vocab_size", path);
+  } else {
+    c.input_vocab_size = c.output_vocab_size = io::arg_int(args, "vocab_size", path);
+  }
+  c.block_size = io::arg_int(args, "block_size", path);
+  c.n_layer = io::arg_int(args, "n_layer", path);
+  c.n_head = io::arg_int(args, "n_head", path);
+  c.n_embd = io::arg_int(args, "n_embd", path);
+  c.bias = io::arg_bool_opt(args, "bias").value_or(true);
+  const auto bad = [&](const std::string& why) {
+    return std::runtime_error("checkpoint '" + path + "': invalid model_args: " + why);
+  };
+  if (c.n_layer <= 0 || c.n_layer > 1000) throw bad("n_layer = " + std::to_string(c.n_layer));
+  if (c.n_head <= 0 || c.n_embd <= 0 || c.n_embd % c.n_head != 0) {
+    throw bad("n_embd = " + std::to_string(c.n_embd) + " is not a multiple of n_head = " + std::to_string(c.n_head));
+  }
+  if (c.n_embd > 65536 || c.block_size <= 0 || c.block_size > (1 << 20)) throw bad("absurd n_embd or block_size");
+  if (c.input_vocab_size <= 0 || c.output_vocab_size <= 0 || c.input_vocab_size > (1 << 24) ||
+      c.output_vocab_size > (1 << 24)) {
+    throw bad("absurd vocabulary size");
+  }
+  return c;
+}
+
+TransformerBlock make_block(int64_t C, bool bias, bool layer_norm_bias) {
+  const auto zeros = [](at::IntArrayRef s) { return at::zeros(s, at::kFloat); };
+  TransformerBlock b;
+  b.ln_1 = {at::ones({C}), layer_norm_bias ? zeros({C}) : at::Tensor()};
+  b.ln_2 = {at::ones({C}), layer_norm_bias ? zeros({C}) : at::Tensor()};
+  b.c_attn = {zeros({3 * C, C}), bias ? zeros({3 * C}) : at::Tensor()};
+  b.attn_proj = {zeros({C, C}), bias ? zeros({C}) : at::Tensor()};
+  b.c_fc = {zeros({4 * C, C}), bias ? zeros({4 * C}) : at::Tensor()};
+  b.mlp_proj = {zeros({C, 4 * C}), bias ? zeros({C}) : at::Tensor()};
+  return b;
+}
+
+void add_block_slots(TransformerBlock& b, const std::string& p, bool bias, io::ParamSlots& slots) {
+  const auto add = [&](const std::string& name, at::Tensor& t) {
+    if (t.defined()) slots.emplace_back(p + name, &t);
+  };
+  add("ln_1.weight", b.ln_1.weight);
+  add("ln_1.bias", b.ln_1.bias);
+  add("attn.c_attn.weight", b.c_attn.weight);
+  add("attn.c_proj.weight", b.attn_proj.weight);
+  add("ln_2.weight", b.ln_2.weight);
+  add("ln_2.bias", b.ln_2.bias);
+  add("mlp.c_fc.weight", b.c_fc.weight);
+  add("mlp.c_proj.weight", b.mlp_proj.weight);
+  if (bias) {
+    add("attn.c_attn.bias", b.c_attn.bias);
+    add("attn.c_proj.bias", b.attn_proj.bias);
+    add("mlp.c_fc.bias", b.c_fc.bias);
+    add("mlp.c_proj.bias", b.mlp_proj.bias);
+  }
+}
+
+at::Tensor mlp_forward(const TransformerBlock& b, const at::Tensor& x) {
+  return b.mlp_proj(at::gelu(b.c_fc(x)));  // nn.GELU(): exact erf form
+}
+
+GPT::GPT(const GPTConfig& config) : config_(config) {
+  const int64_t C = config.n_embd;
+  wte_ = at::zeros({config.input_vocab_size, C});
+  wpe_ = at::zeros({config.block_size, C});
+  for (int64_t i = 0; i < config.n_layer; ++i) h_.push_back(make_block(C, config.bias, config.bias));
+  ln_f_ = {at::ones({C}), config.bias ? at::zeros({C}) : at::Tensor()};
+  lm_head_ = at::zeros({config.output_vocab_size, C});
+  // model.py registers tril(ones) as `bias` and masks where it is 0.
+  causal_mask_ = at::ones({config.block_size, config.block_size}, at::kBool).triu(1);
+}
+
+io::ParamSlots GPT::named_parameters() {
+  io::ParamSlots slots;
+  slots.emplace_back("transformer.wte.weight", &wte_);
+  slots.emplace_back("transformer.wpe.weight", &wpe_);
+  for (size_t i = 0; i < h_.size(); ++i) {
+    add_block_slots(h_[i], "transformer.h." + std::to_string(i) + ".", config_.bias, slots);
+  }
+  slots.emplace_back("transformer.ln_f.weight", &ln_f_.weight);
+  if (ln_f_.bias.defined()) slots.emplace_back("transformer.ln_f.bias", &ln_f_.bias);
+  slots.emplace_back("lm_head.weight", &lm_head_);
+  return slots;
+}
+
+void GPT::load(const io::BarkCheckpoint& checkpoint) {
+  // The causal-mask buffers (".attn.bias") are absent from the real files; we build our own.
+  io::load_into(named_parameters(), checkpoint.state_dict, checkpoint.path, [](const std::string& name) {
+    const std::string suffix = ".attn.bias";
+    return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  });
+}
+
+void GPT::to(const at::Device& device) {
+  for (auto& [name, t] : named_parameters()) *t = t->to(device);
+  causal_mask_ = causal_mask_.to(device);
+}
+
+int64_t GPT::num_params() const {
+  int64_t n = 0;
+  for (auto& [name, t] : const_cast<GPT*>(this)->named_parameters()) n += t->numel();
+  return n;
+}
+
+KVCache GPT::make_cache(int64_t batch, int64_t capacity) const {
+  KVCache cache;
+  const int64_t hs = config_.n_embd / config_.n_head;
+  for (int64_t i = 0; i < config_.n_layer; ++i) {
+    cache.k.push_back(at::empty({batch, config_.n_head, capacity, hs}, wte_.options()));
+    cache.v.push_back(at::empty({batch, config_.n_head, capacity, hs}, wte_.options()));
+  }
+  cache.capacity = capacity;
+  return cache;
+}
+
+at::Tensor GPT::attention(const TransformerBlock& block, const at::Tensor& x, int64_t layer, KVCache* cache) const {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  const int64_t nh = config_.n_head, hs = C / nh;
+  auto qkv = block.c_attn(x).split(C, /*dim=*/2);
+  at::Tensor q = qkv[0].view({B, T, nh, hs}).transpose(1, 2);  // (B, nh, T, hs)
+  at::Tensor k = qkv[1].view({B, T, nh, hs}).transpose(1, 2);
+  at::Tensor v = qkv[2].view({B, T, nh, hs}).transpose(1, 2);
+  int64_t past = 0;
+  if (cache != nullptr) {
+    past = cache->length;
+    TORCH_CHECK(past + T <= cache->capacity, "KV cache overflow: ", past + T, " > ", cache->capacity);
+    cache->k[layer].narrow(2, past, T).copy_(k);
+    cache->v[layer].narrow(2, past, T).copy_(v);
+    if (past > 0) {  // incremental decoding: attend over everything cached so far
+      k = cache->k[layer].narrow(2, 0, past + T);
+      v = cache->v[layer].narrow(2, 0, past + T);
+    }
+  }
+  const int64_t full_t = past + T;
+  // model.py manual attention (no SDPA in torch 1.13, as upstream runs there)
+  at::Tensor att = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hs)));
+  if (T > 1) {
+    // with one query row the mask selects nothing, so skipping it changes no value
+    att = att.masked_fill(causal_mask_.slice(0, full_t - T, full_t).slice(1, 0, full_t), -INFINITY);
+  }
+  att = at::softmax(att, -1);
+  at::Tensor y = at::matmul(att, v);                   // (B, nh, T, hs)
+  y = y.transpose(1, 2).contiguous().view({B, T, C});  // heads side by side
+  return block.attn_proj(y);
+}
+
+at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cache,
+                        std::vector<at::Tensor>* hidden) const {
+  TORCH_CHECK(idx.dim() == 2, "GPT.forward: idx must be (B, T)");
+  const int64_t past = cache != nullptr ? cache->length : 0;
+  at::Tensor tok_emb;
+  int64_t t = idx.size(1);
+  if (past > 0) {
+    tok_emb = at::embedding(wte_, idx);
+  } else if (merge_context) {
+    TORCH_CHECK(idx.size(1) >= 256 + 256 + 1, "merge_context needs at least 513 ids, got ", idx.size(1));
+    t = idx.size(1) - 256;
+    tok_emb = at::cat({at::embedding(wte_, idx.slice(1, 0, 256)) + at::embedding(wte_, idx.slice(1, 256, 512)),
+                       at::embedding(wte_, idx.slice(1, 512))},
+                      1);
+  } else {
+    TORCH_CHECK(t <= config_.block_size, "Cannot forward sequence of length ", t, ", block size is only ",
+                config_.block_size);
+    tok_emb = at::embedding(wte_, idx);
+  }
+  TORCH_CHECK(past + t <= config_.block_size, "position ", past + t - 1, " is beyond the block size ",
+              config_.block_size);
+  const at::Tensor pos = at::arange(past, past + t, idx.options().dtype(at::kLong)).unsqueeze(0);  // (1, t)
+  at::Tensor x = tok_emb + at::embedding(wpe_, pos);
+  for (size_t i = 0; i < h_.size(); ++i) {
+    const auto& b = h_[i];
+    x = x + attention(b, b.ln_1(x), static_cast<int64_t>(i), cache);
+    x = x + mlp_forward(b, b.ln_2(x));
+    if (hidden != nullptr) hidden->push_back(x);
+  }
+  if (cache != nullptr) cache->length = past + t;
+  x = ln_f_(x);
+  if (hidden != nullptr) hidden->push_back(x);
+  // only the last position goes through lm_head (as upstream, index with a list: a copy)
+  const at::Tensor last = x.index_select(1, at::full({1}, x.size(1) - 1, idx.options().dtype(at::kLong)));
+  return at::linear(last, lm_head_);
+}
+
+}  // namespace bark::models

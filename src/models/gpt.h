@@ -1,0 +1,95 @@
+// Private: Bark's GPT (bark/model.py), semantic and coarse stages. ATen only.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.h"
+
+namespace bark::models {
+
+// bark/model.py GPTConfig, read from a checkpoint's model_args.
+struct GPTConfig {
+  int64_t block_size = 1024;
+  int64_t input_vocab_size = 10'048;
+  int64_t output_vocab_size = 10'048;
+  int64_t n_layer = 12;
+  int64_t n_head = 12;
+  int64_t n_embd = 768;
+  bool bias = true;  // bias in Linear and LayerNorm
+};
+
+// model_args -> config, with upstream _load_model's fix-up of the legacy `vocab_size`.
+GPTConfig gpt_config_from_args(const io::PyValue& args, const std::string& path);
+
+// Key/value cache of every layer, preallocated for `capacity` positions (not grown by concat).
+struct KVCache {
+  std::vector<at::Tensor> k, v;  // per layer: (B, n_head, capacity, head_dim)
+  int64_t length = 0;            // positions filled
+  int64_t capacity = 0;
+  bool empty() const { return length == 0; }
+};
+
+// One Linear + its optional bias.
+struct Linear {
+  at::Tensor weight;  // (out, in)
+  at::Tensor bias;    // (out) or undefined
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct LayerNorm {
+  at::Tensor weight, bias;  // bias undefined when the config has bias=False
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct TransformerBlock {
+  LayerNorm ln_1, ln_2;
+  Linear c_attn, attn_proj;  // attn.c_attn, attn.c_proj
+  Linear c_fc, mlp_proj;     // mlp.c_fc, mlp.c_proj
+};
+
+// Adds `block`'s parameters under "<prefix>ln_1.weight", ... to `slots`.
+void add_block_slots(TransformerBlock& block, const std::string& prefix, bool bias, io::ParamSlots& slots);
+// Allocates a block's tensors (zeros) for width C.
+TransformerBlock make_block(int64_t C, bool bias, bool layer_norm_bias);
+// nanoGPT MLP: c_proj(gelu(c_fc(x))).
+at::Tensor mlp_forward(const TransformerBlock& block, const at::Tensor& x);
+
+class GPT {
+ public:
+  explicit GPT(const GPTConfig& config);
+
+  const GPTConfig& config() const { return config_; }
+  // Every parameter under its upstream state-dict name (transformer.h.0.attn.c_attn.weight, ...).
+  io::ParamSlots named_parameters();
+  // Loads weights from a Bark checkpoint (after gpt_config_from_args); `.attn.bias` may be absent.
+  void load(const io::BarkCheckpoint& checkpoint);
+  void to(const at::Device& device);
+  at::Device device() const { return wte_.device(); }
+  int64_t num_params() const;
+
+  // model.py GPT.forward. idx: (B, T) int64. With merge_context, the first 256 text ids and the
+  // next 256 history ids are summed position by position (513 ids -> 257 positions). With a
+  // cache, a non-empty cache means incremental decoding (T == 1 expected by upstream) and the
+  // cache is extended in place. Returns the logits of the last position: (B, 1, output_vocab).
+  // `hidden` (optional) receives each block's output and then ln_f's, for parity tests.
+  at::Tensor forward(const at::Tensor& idx, bool merge_context, KVCache* cache,
+                     std::vector<at::Tensor>* hidden = nullptr) const;
+
+  KVCache make_cache(int64_t batch, int64_t capacity) const;
+
+ private:
+  at::Tensor attention(const TransformerBlock& block, const at::Tensor& x, int64_t layer, KVCache* cache) const;
+
+  GPTConfig config_;
+  at::Tensor wte_, wpe_;
+  std::vector<TransformerBlock> h_;
+  LayerNorm ln_f_;
+  at::Tensor lm_head_;
+  at::Tensor causal_mask_;  // (block_size, block_size) bool, true above the diagonal
+};
+
+}  // namespace bark::models
