@@ -1,0 +1,326 @@
+#include "model_files.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace fs = std::filesystem;
+
+namespace bark {
+namespace {
+
+// generation.py SUPPORTED_LANGS.
+constexpr const char* SUPPORTED_LANGS[] = {"en", "de", "es", "fr", "hi", "it", "ja",
+                                           "ko", "pl", "pt", "ru", "tr", "zh"};
+
+// bark < 1.5 stored checkpoints in its cache as md5(file_name) + ".pt" (generation.py
+// _get_ckpt_path of that version).
+const char* legacy_bark_cache_name(ModelFile file, bool use_small) {
+  switch (file) {
+    case ModelFile::Text: return use_small ? "d8db2d41aedc06d739388123dd093e0c.pt" : "343256c8e687c94554ef9f091bb93192.pt";
+    case ModelFile::Coarse: return use_small ? "bf6c4ec79723179b7bda6c88f36c0997.pt" : "2661ee12b953550d1c980705e7fbd564.pt";
+    case ModelFile::Fine: return use_small ? "4a0dd014095ed65d83645f2f90fbdc99.pt" : "fb46ce395f7b503baa24b81f2af9f06b.pt";
+    default: return nullptr;
+  }
+}
+
+// A set, non-empty environment variable, else "".
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+std::string home_dir() {
+  std::string home = env("HOME");
+  if (!home.empty()) return home;
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr) return pw->pw_dir;
+  return "";
+}
+
+// $XDG_CACHE_HOME, else ~/.cache, else "" (no home directory).
+std::string cache_root() {
+  std::string xdg = env("XDG_CACHE_HOME");
+  if (!xdg.empty()) return xdg;
+  std::string home = home_dir();
+  return home.empty() ? "" : (fs::path(home) / ".cache").string();
+}
+
+std::string join(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
+
+bool is_file(const std::string& path) {
+  std::error_code ec;
+  return !path.empty() && fs::is_regular_file(path, ec);
+}
+
+bool is_dir(const std::string& path) {
+  std::error_code ec;
+  return !path.empty() && fs::is_directory(path, ec);
+}
+
+// Hugging Face hub cache (huggingface_hub constants: HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE,
+// HF_HOME/hub, default $XDG_CACHE_HOME/huggingface/hub).
+std::string hf_hub_cache() {
+  for (const char* name : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"}) {
+    std::string value = env(name);
+    if (!value.empty()) return value;
+  }
+  std::string hf_home = env("HF_HOME");
+  if (!hf_home.empty()) return join(hf_home, "hub");
+  std::string root = cache_root();
+  return root.empty() ? "" : join(join(root, "huggingface"), "hub");
+}
+
+// vocab.txt in the hub's snapshots of bert-base-multilingual-cased: the one refs/main points
+// at first, then any other, in name order.
+void add_hf_vocab_candidates(std::vector<FileCandidate>& out) {
+  const std::string hub = hf_hub_cache();
+  if (hub.empty()) return;
+  bool any = false;
+  for (const char* repo : {"models--bert-base-multilingual-cased", "models--google-bert--bert-base-multilingual-cased"}) {
+    const fs::path repo_dir = fs::path(hub) / repo;
+    const fs::path snapshots = repo_dir / "snapshots";
+    if (!is_dir(snapshots.string())) continue;
+    std::vector<std::string> revisions;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(snapshots, ec)) revisions.push_back(entry.path().filename().string());
+    std::sort(revisions.begin(), revisions.end());
+    std::string main_rev;
+    if (std::FILE* f = std::fopen((repo_dir / "refs" / "main").c_str(), "rb")) {
+      char buf[128] = {};
+      size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+      std::fclose(f);
+      main_rev.assign(buf, n);
+      while (!main_rev.empty() && std::isspace(static_cast<unsigned char>(main_rev.back()))) main_rev.pop_back();
+    }
+    auto it = std::find(revisions.begin(), revisions.end(), main_rev);
+    if (it != revisions.end()) std::rotate(revisions.begin(), it, it + 1);
+    for (const auto& rev : revisions) {
+      out.push_back({(snapshots / rev / VOCAB_FILE_NAME).string(), "Hugging Face hub cache"});
+      any = true;
+    }
+  }
+  if (!any) {
+    out.push_back({(fs::path(hub) / "models--bert-base-multilingual-cased" / "snapshots" / "*" / VOCAB_FILE_NAME).string(),
+                   "Hugging Face hub cache"});
+  }
+}
+
+std::string shell_quote(const std::string& s) {
+  if (s.find_first_of(" \t'\"$\\`!*?;&|<>()") == std::string::npos) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+std::string model_file_name(ModelFile file, bool use_small) {
+  // generation.py REMOTE_MODEL_PATHS
+  switch (file) {
+    case ModelFile::Text: return use_small ? "text.pt" : "text_2.pt";
+    case ModelFile::Coarse: return use_small ? "coarse.pt" : "coarse_2.pt";
+    case ModelFile::Fine: return use_small ? "fine.pt" : "fine_2.pt";
+    case ModelFile::Codec: return ENCODEC_FILE_NAME;
+    case ModelFile::Vocab: return VOCAB_FILE_NAME;
+  }
+  throw std::invalid_argument("model_file_name: unknown ModelFile");
+}
+
+std::string model_file_description(ModelFile file, bool use_small) {
+  const std::string size = use_small ? "small" : "large";
+  switch (file) {
+    case ModelFile::Text: return "Bark text model, " + size;
+    case ModelFile::Coarse: return "Bark coarse model, " + size;
+    case ModelFile::Fine: return "Bark fine model, " + size;
+    case ModelFile::Codec: return "EnCodec 24 kHz weights";
+    case ModelFile::Vocab: return "bert-base-multilingual-cased vocab";
+  }
+  throw std::invalid_argument("model_file_description: unknown ModelFile");
+}
+
+std::vector<FileCandidate> model_search_dirs(const std::string& model_dir_option) {
+  std::vector<FileCandidate> dirs;
+  auto add = [&](const std::string& path, const char* origin) {
+    if (path.empty()) return;
+    for (const auto& d : dirs) {
+      if (fs::path(d.path).lexically_normal() == fs::path(path).lexically_normal()) return;
+    }
+    dirs.push_back({path, origin});
+  };
+  add(model_dir_option, "--model-dir");
+  add(env("BARK_MODEL_DIR"), "$BARK_MODEL_DIR");
+  const std::string root = cache_root();
+  if (!root.empty()) add(join(root, "bark-cpp"), "default cache");
+  return dirs;
+}
+
+std::string download_dir(const std::string& model_dir_option) {
+  auto dirs = model_search_dirs(model_dir_option);
+  if (dirs.empty()) {
+    throw std::runtime_error("no model directory: pass --model-dir or set $BARK_MODEL_DIR "
+                             "(neither $XDG_CACHE_HOME nor $HOME is set)");
+  }
+  return dirs.front().path;
+}
+
+std::vector<FileCandidate> model_file_candidates(ModelFile file, const std::string& model_dir_option,
+                                                 bool use_small) {
+  const std::string name = model_file_name(file, use_small);
+  std::vector<FileCandidate> out;
+  for (const auto& dir : model_search_dirs(model_dir_option)) out.push_back({join(dir.path, name), dir.origin});
+
+  const std::string root = cache_root();
+  switch (file) {
+    case ModelFile::Text:
+    case ModelFile::Coarse:
+    case ModelFile::Fine:
+      if (!root.empty()) {
+        // generation.py CACHE_DIR
+        const std::string suno = join(join(root, "suno"), "bark_v0");
+        out.push_back({join(suno, name), "Python Bark cache"});
+        out.push_back({join(suno, legacy_bark_cache_name(file, use_small)), "Python Bark < 1.5 cache"});
+      }
+      break;
+    case ModelFile::Codec: {
+      // torch.hub.get_dir(): $TORCH_HOME/hub, TORCH_HOME defaulting to $XDG_CACHE_HOME/torch.
+      std::string torch_home = env("TORCH_HOME");
+      if (torch_home.empty() && !root.empty()) torch_home = join(root, "torch");
+      if (!torch_home.empty()) {
+        out.push_back({(fs::path(torch_home) / "hub" / "checkpoints" / name).string(), "torch hub cache"});
+      }
+      break;
+    }
+    case ModelFile::Vocab:
+      add_hf_vocab_candidates(out);
+      break;
+  }
+  return out;
+}
+
+std::string find_model_file(ModelFile file, const std::string& model_dir_option, bool use_small) {
+  for (const auto& c : model_file_candidates(file, model_dir_option, use_small)) {
+    if (is_file(c.path)) return c.path;
+  }
+  return "";
+}
+
+ModelFiles locate_model_files(const std::string& model_dir_option, bool use_small, const ModelFileNeeds& need) {
+  ModelFiles files;
+  struct Slot {
+    ModelFile file;
+    bool needed;
+    std::string* path;
+    const char* group;  // `bark-cli download --only` group
+  };
+  const Slot slots[] = {
+      {ModelFile::Text, need.text, &files.text, "models"},
+      {ModelFile::Coarse, need.coarse, &files.coarse, "models"},
+      {ModelFile::Fine, need.fine, &files.fine, "models"},
+      {ModelFile::Codec, need.codec, &files.codec, "codec"},
+      {ModelFile::Vocab, need.vocab, &files.vocab, "vocab"},
+  };
+
+  std::string missing;
+  int n_missing = 0;
+  std::vector<std::string> missing_groups;
+  for (const Slot& slot : slots) {
+    const auto candidates = model_file_candidates(slot.file, model_dir_option, use_small);
+    for (const auto& c : candidates) {
+      if (is_file(c.path)) {
+        *slot.path = c.path;
+        break;
+      }
+    }
+    if (!slot.needed || !slot.path->empty()) continue;
+    if (n_missing++ > 0) missing += "; ";
+    missing += model_file_name(slot.file, use_small) + " (" + model_file_description(slot.file, use_small) +
+               ") looked for at ";
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      missing += (i ? ", " : "") + candidates[i].path + " (" + candidates[i].origin + ")";
+    }
+    if (std::find(missing_groups.begin(), missing_groups.end(), slot.group) == missing_groups.end()) {
+      missing_groups.push_back(slot.group);
+    }
+  }
+
+  const auto dirs = model_search_dirs(model_dir_option);
+  files.prompts_dir = dirs.empty() ? "" : join(dirs.front().path, PROMPTS_DIR_NAME);
+  for (const auto& dir : dirs) {
+    if (is_dir(join(dir.path, PROMPTS_DIR_NAME))) {
+      files.prompts_dir = join(dir.path, PROMPTS_DIR_NAME);
+      break;
+    }
+  }
+
+  if (!missing.empty()) {
+    std::string command = "bark-cli download";
+    if (use_small) command += " --small";
+    if (!model_dir_option.empty()) command += " --model-dir " + shell_quote(model_dir_option);
+    if (missing_groups.size() < 3) {
+      command += " --only ";
+      for (size_t i = 0; i < missing_groups.size(); ++i) command += (i ? "," : "") + missing_groups[i];
+    }
+    const std::string it = n_missing > 1 ? "them" : "it";
+    throw std::runtime_error(std::string(n_missing > 1 ? "missing model files: " : "missing model file: ") + missing +
+                             "; get " + it + " with `" + command + "`, or point --model-dir or $BARK_MODEL_DIR at a "
+                             "directory that has " + it);
+  }
+  return files;
+}
+
+std::string locate_vocab(const std::string& model_dir_option) {
+  ModelFileNeeds need;
+  need.text = need.coarse = need.fine = need.codec = false;
+  return locate_model_files(model_dir_option, /*use_small=*/false, need).vocab;
+}
+
+bool is_allowed_prompt(const std::string& name) {
+  if (name == "announcer") return true;
+  std::string rest = name;
+  if (rest.rfind("v2/", 0) == 0) rest = rest.substr(3);
+  // "{lang}_speaker_{n}", n a single digit.
+  if (rest.size() != 12 || rest.compare(2, 9, "_speaker_") != 0) return false;
+  if (rest[11] < '0' || rest[11] > '9') return false;
+  const std::string lang = rest.substr(0, 2);
+  return std::any_of(std::begin(SUPPORTED_LANGS), std::end(SUPPORTED_LANGS),
+                     [&](const char* l) { return lang == l; });
+}
+
+std::vector<std::string> allowed_prompts() {
+  std::vector<std::string> out{"announcer"};
+  for (const char* prefix : {"", "v2/"}) {
+    for (const char* lang : SUPPORTED_LANGS) {
+      for (int n = 0; n < 10; ++n) out.push_back(std::string(prefix) + lang + "_speaker_" + std::to_string(n));
+    }
+  }
+  return out;
+}
+
+std::string resolve_voice(const std::string& voice, const std::string& prompts_dir) {
+  if (voice.empty()) return "";
+  const std::string ext = ".npz";
+  if (voice.size() >= ext.size() && voice.compare(voice.size() - ext.size(), ext.size(), ext) == 0) {
+    if (is_file(voice)) return voice;
+    throw std::invalid_argument("voice file '" + voice + "' not found (a voice ending in .npz is read as a path)");
+  }
+  if (!is_allowed_prompt(voice)) {
+    throw std::invalid_argument(
+        "unknown voice '" + voice + "': expected a preset such as v2/en_speaker_6, v2/de_speaker_3, "
+        "en_speaker_0 or announcer ([v2/]{lang}_speaker_{0-9} with lang one of en de es fr hi it ja ko pl pt ru "
+        "tr zh), or the path of a .npz history prompt");
+  }
+  const std::string path = join(prompts_dir, voice + ext);
+  if (is_file(path)) return path;
+  throw std::invalid_argument("voice preset '" + voice + "' not found: no file " + path +
+                              "; get the presets with `bark-cli download --only prompts` (add --model-dir DIR "
+                              "for another model directory)");
+}
+
+}  // namespace bark
