@@ -1,0 +1,110 @@
+#include "io/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+namespace bark::io {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The process umask without changing it (umask() can only be read by setting it, which races
+// with other threads creating files): Linux >= 4.7 reports it in /proc/self/status.
+mode_t current_umask() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+  }
+  const mode_t mask = ::umask(022);
+  ::umask(mask);
+  return mask;
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(const std::string& path) : path_(path) {
+  if (path.empty() || path.back() == '/') {
+    throw std::runtime_error("cannot write '" + path + "': not a file name");
+  }
+  std::string tmpl = parent_dir(path) + "/." + base_name(path) + ".tmp-XXXXXX";
+  fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd_ < 0) {
+    const int err = errno;
+    throw std::runtime_error("cannot write '" + path + "': cannot create a temporary file in '" +
+                             parent_dir(path) + "' (" + errno_text(err) + ")");
+  }
+  temp_path_ = tmpl;
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+void AtomicFile::write(const void* data, size_t n) {
+  if (fd_ < 0) throw std::runtime_error("cannot write '" + path_ + "': file already committed");
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (n > 0) {
+    const ssize_t k = ::write(fd_, p, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      throw std::runtime_error("cannot write '" + path_ + "' (" + errno_text(err) + ")");
+    }
+    p += k;
+    n -= static_cast<size_t>(k);
+  }
+}
+
+void AtomicFile::commit() {
+  if (committed_) return;
+  if (fd_ < 0) throw std::runtime_error("cannot write '" + path_ + "': temporary file is closed");
+  auto fail = [&](const std::string& step, int err) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    ::unlink(temp_path_.c_str());
+    throw std::runtime_error("cannot write '" + path_ + "': " + step + " failed (" + errno_text(err) + ")");
+  };
+  // mkstemp creates mode 0600; give the file the mode an ordinary open() would.
+  if (::fchmod(fd_, 0666 & ~current_umask()) != 0) fail("chmod", errno);
+  if (::fsync(fd_) != 0) fail("fsync", errno);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail("close", errno);
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("rename to the final name", errno);
+  committed_ = true;
+  // Make the rename itself durable. Best effort: some file systems refuse fsync on directories.
+  const int dir = ::open(parent_dir(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    (void)::fsync(dir);
+    ::close(dir);
+  }
+}
+
+void write_file_atomically(const std::string& path, const void* data, size_t n) {
+  AtomicFile file(path);
+  file.write(data, n);
+  file.commit();
+}
+
+}  // namespace bark::io
