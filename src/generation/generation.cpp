@@ -1,0 +1,326 @@
+#include "generation/generation.h"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include "generation/constants.h"
+
+namespace bark::generation {
+namespace {
+
+// generation.py: COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS, in double as Python.
+const double kSemanticToCoarseRatio = COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS;
+
+at::Tensor long_tensor(const std::vector<int64_t>& v, const at::Device& device) {
+  return at::tensor(v, at::TensorOptions().dtype(at::kLong)).to(device);
+}
+
+void report(const StepProgress& progress, int64_t done, int64_t total) {
+  if (progress) progress(done, total);
+}
+
+// numpy a[-n:] for a 1-D sequence (n == 0 gives the whole sequence, as in Python).
+std::vector<int64_t> tail(const std::vector<int64_t>& v, int64_t n) {
+  if (n <= 0 || n >= static_cast<int64_t>(v.size())) return v;
+  return std::vector<int64_t>(v.end() - n, v.end());
+}
+
+// Sample one index from softmax(logits / temp) with torch.multinomial, as upstream.
+at::Tensor sample(const at::Tensor& relevant_logits, double temp, at::Tensor* probs_out = nullptr) {
+  at::Tensor probs = at::softmax(relevant_logits / temp, -1);
+  at::Tensor next = at::multinomial(probs, 1);
+  if (probs_out != nullptr) *probs_out = probs;
+  return next;
+}
+
+}  // namespace
+
+int64_t py_round(double x) {
+  const double r = std::round(x);
+  if (std::fabs(x - std::trunc(x)) == 0.5) {  // tie: to even
+    const double down = std::floor(x);
+    return static_cast<int64_t>(std::fmod(down, 2.0) == 0.0 ? down : down + 1.0);
+  }
+  return static_cast<int64_t>(r);
+}
+
+at::Tensor filter_logits(at::Tensor logits, const SamplingOptions& options) {
+  if (options.top_p) {
+    // generation.py top_p on numpy: argsort descending, cumulative softmax, keep the first
+    // token past top_p, -inf elsewhere. Ties are ordered by index here (numpy's quicksort
+    // order for exact ties is unspecified).
+    const at::Device device = logits.device();
+    at::Tensor cpu = logits.detach().to(at::kCPU).to(at::kFloat).contiguous();
+    const int64_t n = cpu.numel();
+    float* data = cpu.data_ptr<float>();
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return data[a] > data[b]; });
+    // scipy.special.softmax in float32: exp(x - max) / sum
+    const float max_v = n > 0 ? data[order[0]] : 0.0f;
+    std::vector<float> e(static_cast<size_t>(n));
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      e[static_cast<size_t>(i)] = std::exp(data[order[static_cast<size_t>(i)]] - max_v);
+      sum += e[static_cast<size_t>(i)];
+    }
+    float cumulative = 0.0f;
+    bool prev_remove = false;
+    std::vector<int64_t> to_remove;
+    for (int64_t i = 0; i < n; ++i) {
+      cumulative += e[static_cast<size_t>(i)] / static_cast<float>(sum);
+      const bool remove_here = cumulative > static_cast<float>(*options.top_p);
+      if (i > 0 && prev_remove) to_remove.push_back(order[static_cast<size_t>(i)]);  // shifted right by one
+      prev_remove = remove_here;
+    }
+    for (int64_t idx : to_remove) data[idx] = -std::numeric_limits<float>::infinity();
+    logits = cpu.to(device);
+  }
+  if (options.top_k) {
+    const int64_t k = std::min<int64_t>(*options.top_k, logits.size(-1));
+    const at::Tensor v = std::get<0>(at::topk(logits, k));
+    logits.masked_fill_(logits < v[-1], -std::numeric_limits<double>::infinity());
+  }
+  return logits;
+}
+
+std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std::vector<int64_t>& encoded_text,
+                                            const std::vector<int64_t>* semantic_history,
+                                            const SemanticOptions& options) {
+  TORCH_CHECK(encoded_text.size() == 256, "encoded_text must hold 256 ids");
+  std::vector<int64_t> x = encoded_text;
+  if (semantic_history != nullptr) {
+    // lop off if history is too long, pad if needed
+    std::vector<int64_t> h = tail(*semantic_history, 256);
+    h.resize(256, SEMANTIC_PAD_TOKEN);
+    x.insert(x.end(), h.begin(), h.end());
+  } else {
+    x.insert(x.end(), 256, SEMANTIC_PAD_TOKEN);
+  }
+  x.push_back(SEMANTIC_INFER_TOKEN);
+  const size_t prefix = x.size();  // 513
+
+  const at::Device device = model.device();
+  models::KVCache cache;
+  if (options.use_kv_caching) cache = model.make_cache(1, model.config().block_size);
+  double tot_generated_duration_s = 0;
+  for (int64_t n = 0; n < MAX_SEMANTIC_STEPS; ++n) {
+    at::Tensor logits;
+    if (options.use_kv_caching && !cache.empty()) {
+      logits = model.forward(long_tensor({x.back()}, device).view({1, 1}), true, &cache);
+    } else {
+      logits = model.forward(long_tensor(x, device).view({1, -1}), true, options.use_kv_caching ? &cache : nullptr);
+    }
+    at::Tensor relevant = logits[0][0].slice(0, 0, SEMANTIC_VOCAB_SIZE);
+    if (options.allow_early_stop) {
+      relevant = at::hstack({relevant, logits[0][0].slice(0, SEMANTIC_PAD_TOKEN, SEMANTIC_PAD_TOKEN + 1)});  // eos
+    }
+    if (options.sampling.top_p || options.sampling.top_k) relevant = filter_logits(relevant, options.sampling);
+    at::Tensor probs;
+    const int64_t item_next = sample(relevant, options.sampling.temp, &probs).item<int64_t>();
+    if (options.allow_early_stop &&
+        (item_next == SEMANTIC_VOCAB_SIZE ||
+         (options.min_eos_p && probs[-1].item<float>() >= static_cast<float>(*options.min_eos_p)))) {
+      report(options.progress, n, n);
+      break;
+    }
+    x.push_back(item_next);
+    tot_generated_duration_s += 1 / SEMANTIC_RATE_HZ;
+    if (options.max_gen_duration_s && tot_generated_duration_s > *options.max_gen_duration_s) {
+      report(options.progress, n + 1, n + 1);
+      break;
+    }
+    report(options.progress, n + 1, MAX_SEMANTIC_STEPS);
+  }
+  std::vector<int64_t> out(x.begin() + static_cast<std::ptrdiff_t>(prefix), x.end());
+  for (int64_t t : out) {
+    if (t < 0 || t >= SEMANTIC_VOCAB_SIZE) throw std::runtime_error("semantic generation produced an invalid token");
+  }
+  return out;
+}
+
+Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& x_semantic, const History* history,
+                      const CoarseOptions& options) {
+  const double ratio = kSemanticToCoarseRatio;
+  const auto max_semantic_history = static_cast<int64_t>(std::floor(options.max_coarse_history / ratio));
+  std::vector<int64_t> x_semantic_history, x_coarse_history;
+  if (history != nullptr) {
+    const auto& sh = history->semantic;
+    // _flatten_codebooks: interleave frames (Fortran ravel), codebook n offset by n * 1024,
+    // then + SEMANTIC_VOCAB_SIZE
+    const Codes& ch = history->coarse;
+    std::vector<int64_t> flat(static_cast<size_t>(ch.rows * ch.cols));
+    for (int64_t t = 0; t < ch.cols; ++t) {
+      for (int64_t r = 0; r < ch.rows; ++r) {
+        flat[static_cast<size_t>(t * ch.rows + r)] = ch.at(r, t) + r * CODEBOOK_SIZE + SEMANTIC_VOCAB_SIZE;
+      }
+    }
+    const auto n_sh = static_cast<int64_t>(sh.size());
+    const int64_t n_semantic_hist_provided =
+        std::min({max_semantic_history, n_sh - n_sh % 2,
+                  static_cast<int64_t>(std::floor(static_cast<double>(flat.size()) / ratio))});
+    const int64_t n_coarse_hist_provided = py_round(static_cast<double>(n_semantic_hist_provided) * ratio);
+    x_semantic_history = tail(sh, n_semantic_hist_provided);
+    x_coarse_history = tail(flat, n_coarse_hist_provided);
+    // generation.py: "bit of a hack for time alignment (sounds better)": [:-2]
+    x_coarse_history.resize(x_coarse_history.size() >= 2 ? x_coarse_history.size() - 2 : 0);
+  }
+  const int64_t n_steps = py_round(
+      std::floor(static_cast<double>(x_semantic.size()) * ratio / N_COARSE_CODEBOOKS) * N_COARSE_CODEBOOKS);
+  if (!(n_steps > 0 && n_steps % N_COARSE_CODEBOOKS == 0)) {
+    throw std::invalid_argument("semantic input too short to generate coarse tokens");
+  }
+  std::vector<int64_t> sem = x_semantic_history;
+  sem.insert(sem.end(), x_semantic.begin(), x_semantic.end());
+  std::vector<int64_t> coarse = x_coarse_history;
+  const auto base_semantic_idx = static_cast<int64_t>(x_semantic_history.size());
+  const at::Device device = model.device();
+  const auto n_window_steps = static_cast<int64_t>(std::ceil(static_cast<double>(n_steps) / options.sliding_window_len));
+  int64_t n_step = 0;
+  models::KVCache cache;
+  if (options.use_kv_caching) cache = model.make_cache(1, model.config().block_size);
+  for (int64_t w = 0; w < n_window_steps; ++w) {
+    const int64_t semantic_idx = base_semantic_idx + py_round(static_cast<double>(n_step) / ratio);
+    // window: up to 256 semantic tokens padded on the right, infer token, coarse history
+    const int64_t start = std::max<int64_t>(0, semantic_idx - max_semantic_history);
+    std::vector<int64_t> x_in;
+    for (int64_t i = start; i < static_cast<int64_t>(sem.size()) && i < start + 256; ++i) {
+      x_in.push_back(sem[static_cast<size_t>(i)]);
+    }
+    x_in.resize(256, COARSE_SEMANTIC_PAD_TOKEN);
+    x_in.push_back(COARSE_INFER_TOKEN);
+    const int64_t hist_start = std::max<int64_t>(0, static_cast<int64_t>(coarse.size()) - options.max_coarse_history);
+    x_in.insert(x_in.end(), coarse.begin() + hist_start, coarse.end());
+    cache.length = 0;  // a fresh KV cache per window
+    for (int64_t s = 0; s < options.sliding_window_len; ++s) {
+      if (n_step >= n_steps) continue;
+      const bool is_major_step = n_step % N_COARSE_CODEBOOKS == 0;
+      at::Tensor logits;
+      if (options.use_kv_caching && !cache.empty()) {
+        logits = model.forward(long_tensor({x_in.back()}, device).view({1, 1}), false, &cache);
+      } else {
+        logits = model.forward(long_tensor(x_in, device).view({1, -1}), false, options.use_kv_caching ? &cache : nullptr);
+      }
+      const int64_t logit_start_idx = SEMANTIC_VOCAB_SIZE + (1 - static_cast<int64_t>(is_major_step)) * CODEBOOK_SIZE;
+      const int64_t logit_end_idx = SEMANTIC_VOCAB_SIZE + (2 - static_cast<int64_t>(is_major_step)) * CODEBOOK_SIZE;
+      at::Tensor relevant = logits[0][0].slice(0, logit_start_idx, logit_end_idx);
+      if (options.sampling.top_p || options.sampling.top_k) relevant = filter_logits(relevant, options.sampling);
+      const int64_t item_next = sample(relevant, options.sampling.temp).item<int64_t>() + logit_start_idx;
+      coarse.push_back(item_next);
+      x_in.push_back(item_next);
+      ++n_step;
+    }
+    report(options.progress, n_step, n_steps);
+  }
+  const std::vector<int64_t> gen(coarse.begin() + static_cast<std::ptrdiff_t>(x_coarse_history.size()), coarse.end());
+  if (static_cast<int64_t>(gen.size()) != n_steps) throw std::runtime_error("coarse generation: wrong length");
+  Codes out;
+  out.rows = N_COARSE_CODEBOOKS;
+  out.cols = n_steps / N_COARSE_CODEBOOKS;
+  out.data.resize(gen.size());
+  for (int64_t t = 0; t < out.cols; ++t) {
+    for (int64_t r = 0; r < out.rows; ++r) {
+      const int64_t v = gen[static_cast<size_t>(t * out.rows + r)] - SEMANTIC_VOCAB_SIZE - r * CODEBOOK_SIZE;
+      if (v < 0 || v >= CODEBOOK_SIZE) throw std::runtime_error("coarse generation produced an invalid code");
+      out.data[static_cast<size_t>(r * out.cols + t)] = v;
+    }
+  }
+  return out;
+}
+
+Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, const History* history,
+                    const FineOptions& options) {
+  if (x_coarse_gen.rows < 1 || x_coarse_gen.rows > N_FINE_CODEBOOKS - 1 || x_coarse_gen.cols <= 0) {
+    throw std::invalid_argument("generate_fine: coarse codes must be (1..7, T>0), got (" +
+                                std::to_string(x_coarse_gen.rows) + ", " + std::to_string(x_coarse_gen.cols) + ")");
+  }
+  const int64_t n_coarse = x_coarse_gen.rows;
+  const int64_t T = x_coarse_gen.cols;
+  int64_t n_history = 0;
+  if (history != nullptr) n_history = std::min<int64_t>(history->fine.cols, FINE_STEP);
+  const int64_t body = n_history + T;
+  const int64_t n_remove_from_end = body < FINE_WINDOW ? FINE_WINDOW - body : 0;
+  const int64_t L = body + n_remove_from_end;
+  // in_arr: (L, 8) int32 as upstream's torch.tensor(in_arr.T); 1024 pads the missing codebooks
+  at::Tensor in_arr = at::full({L, N_FINE_CODEBOOKS}, CODEBOOK_SIZE, at::TensorOptions().dtype(at::kInt));
+  int32_t* p = in_arr.data_ptr<int32_t>();
+  if (history != nullptr) {
+    const Codes& fh = history->fine;
+    for (int64_t t = 0; t < n_history; ++t) {
+      for (int64_t r = 0; r < N_FINE_CODEBOOKS; ++r) {
+        p[t * N_FINE_CODEBOOKS + r] = static_cast<int32_t>(fh.at(r, fh.cols - n_history + t));
+      }
+    }
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t r = 0; r < n_coarse; ++r) {
+      p[(n_history + t) * N_FINE_CODEBOOKS + r] = static_cast<int32_t>(x_coarse_gen.at(r, t));
+    }
+  }
+  const int64_t n_loops =
+      std::max<int64_t>(0, static_cast<int64_t>(std::ceil(static_cast<double>(T - (FINE_WINDOW - n_history)) / FINE_STEP))) + 1;
+  in_arr = in_arr.to(model.device());
+  for (int64_t n = 0; n < n_loops; ++n) {
+    const int64_t start_idx = std::min(n * FINE_STEP, L - FINE_WINDOW);
+    const int64_t start_fill_idx = std::min(n_history + n * FINE_STEP, L - FINE_STEP);
+    const int64_t rel_start_fill_idx = start_fill_idx - start_idx;
+    // a view: writing predictions into the buffer writes into in_arr, as upstream
+    const at::Tensor in_buffer = in_arr.slice(0, start_idx, start_idx + FINE_WINDOW).unsqueeze(0);
+    for (int64_t nn = n_coarse; nn < N_FINE_CODEBOOKS; ++nn) {
+      const at::Tensor logits = model.forward(nn, in_buffer);
+      at::Tensor codebook_preds;
+      if (!options.temp) {
+        codebook_preds = at::argmax(logits[0].slice(0, rel_start_fill_idx).slice(1, 0, CODEBOOK_SIZE), -1);
+      } else {
+        const at::Tensor relevant = logits[0].slice(1, 0, CODEBOOK_SIZE) / *options.temp;
+        const at::Tensor probs = at::softmax(relevant, -1);
+        codebook_preds = at::multinomial(probs.slice(0, rel_start_fill_idx, FINE_WINDOW), 1).reshape({-1});
+      }
+      in_buffer[0].slice(0, rel_start_fill_idx).select(1, nn).copy_(codebook_preds.to(at::kInt));
+    }
+    report(options.progress, n + 1, n_loops);
+  }
+  const at::Tensor result = in_arr.to(at::kCPU).contiguous();
+  const int32_t* r = result.data_ptr<int32_t>();
+  Codes out;
+  out.rows = N_FINE_CODEBOOKS;
+  out.cols = T;
+  out.data.resize(static_cast<size_t>(N_FINE_CODEBOOKS * T));
+  for (int64_t c = 0; c < N_FINE_CODEBOOKS; ++c) {
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t v = r[(n_history + t) * N_FINE_CODEBOOKS + c];
+      if (v < 0 || v >= CODEBOOK_SIZE) throw std::runtime_error("fine generation produced an invalid code");
+      out.data[static_cast<size_t>(c * T + t)] = v;
+    }
+  }
+  return out;
+}
+
+std::vector<float> codec_decode(const models::Encodec& codec, const Codes& fine) {
+  if (fine.rows < 1 || fine.cols < 1) throw std::invalid_argument("codec_decode: empty codes");
+  if (fine.rows > codec.config().n_q) {
+    throw std::invalid_argument("codec_decode: " + std::to_string(fine.rows) + " codebooks but the codec has " +
+                                std::to_string(codec.config().n_q));
+  }
+  for (int64_t v : fine.data) {
+    if (v < 0 || v >= codec.config().bins) {
+      throw std::invalid_argument("codec_decode: code " + std::to_string(v) + " outside [0, " +
+                                  std::to_string(codec.config().bins) + ")");
+    }
+  }
+  // arr = torch.from_numpy(fine_tokens)[None].transpose(0, 1): (n_q, 1, T)
+  const at::Tensor arr = at::tensor(fine.data, at::TensorOptions().dtype(at::kLong)).view({1, fine.rows, fine.cols}).transpose(0, 1);
+  const at::Tensor emb = codec.quantizer_decode(arr);
+  const at::Tensor out = codec.decode(emb).to(at::kCPU).contiguous().view({-1});
+  const float* d = out.data_ptr<float>();
+  return std::vector<float>(d, d + out.numel());
+}
+
+}  // namespace bark::generation

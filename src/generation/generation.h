@@ -1,0 +1,88 @@
+// Private: the four stages of bark/generation.py on loaded models. Sampling calls mirror
+// upstream's exactly (shapes, order, dtypes, which slice gets the softmax), so that libtorch's
+// default generator is consumed as in Python: same seed + same torch build => same tokens.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/encodec.h"
+#include "models/fine_gpt.h"
+#include "models/gpt.h"
+
+namespace bark::generation {
+
+// Called with (done, total) as a stage advances.
+using StepProgress = std::function<void(int64_t done, int64_t total)>;
+
+struct SamplingOptions {
+  double temp = 0.7;
+  std::optional<int64_t> top_k;
+  std::optional<double> top_p;
+};
+
+// Upstream's in-loop filtering: top_p with numpy semantics on the CPU, then top_k.
+// `logits` is a 1-D float tensor, modified in place semantics as upstream (returns the result).
+at::Tensor filter_logits(at::Tensor logits, const SamplingOptions& options);
+
+struct SemanticOptions {
+  SamplingOptions sampling;
+  std::optional<double> min_eos_p = 0.2;
+  std::optional<double> max_gen_duration_s;
+  bool allow_early_stop = true;
+  bool use_kv_caching = false;
+  StepProgress progress;
+};
+
+// generate_text_semantic after tokenization: `encoded_text` holds the 256 ids already offset
+// and padded; `semantic_history` the prompt's semantic tokens (may be null). Returns tokens.
+std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std::vector<int64_t>& encoded_text,
+                                            const std::vector<int64_t>* semantic_history,
+                                            const SemanticOptions& options);
+
+struct CoarseOptions {
+  SamplingOptions sampling;
+  int64_t max_coarse_history = 630;
+  int64_t sliding_window_len = 60;
+  bool use_kv_caching = false;
+  StepProgress progress;
+};
+
+// Row-major (rows, cols) integer matrix on the host.
+struct Codes {
+  int64_t rows = 0, cols = 0;
+  std::vector<int64_t> data;
+  int64_t at(int64_t r, int64_t c) const { return data[static_cast<size_t>(r * cols + c)]; }
+};
+
+struct History {
+  std::vector<int64_t> semantic;  // (n,)
+  Codes coarse;                   // (2, m)
+  Codes fine;                     // (8, m)
+};
+
+// generate_coarse: semantic tokens -> (2, n_frames) coarse codes.
+Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& semantic, const History* history,
+                      const CoarseOptions& options);
+
+struct FineOptions {
+  std::optional<double> temp = 0.5;  // nullopt: argmax
+  StepProgress progress;
+};
+
+// generate_fine: (n_coarse, T) codes -> (8, T) codes.
+Codes generate_fine(const models::FineGPT& model, const Codes& coarse, const History* history,
+                    const FineOptions& options);
+
+// codec_decode: (8, T) codes -> T * hop samples.
+std::vector<float> codec_decode(const models::Encodec& codec, const Codes& fine);
+
+// Python's round() on a double: half to even.
+int64_t py_round(double x);
+
+}  // namespace bark::generation

@@ -1,0 +1,30 @@
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+#include <string>
+
+#include "bark/options.h"
+
+namespace bark {
+
+Device parse_device(const std::string& name) {
+  std::string n = name;
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (n == "auto") return Device::Auto;
+  if (n == "cpu") return Device::Cpu;
+  if (n == "cuda" || n == "gpu") return Device::Cuda;
+  if (n == "mps") return Device::Mps;
+  throw std::invalid_argument("unknown device '" + name + "' (expected auto, cpu, cuda or mps)");
+}
+
+const char* device_name(Device device) {
+  switch (device) {
+    case Device::Auto: return "auto";
+    case Device::Cpu: return "cpu";
+    case Device::Cuda: return "cuda";
+    case Device::Mps: return "mps";
+  }
+  return "?";
+}
+
+}  // namespace bark

@@ -1,0 +1,31 @@
+// Test helper: a model directory made of symlinks to the tiny upstream-format fixture models
+// (../shared/fixtures/models/f0), laid out as the model directory contract says (small names).
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "test_common.h"
+
+namespace bark_test {
+
+inline std::string fixture_model_dir() {
+  const auto dir = std::filesystem::temp_directory_path() / "bark_test_model_dir_f0";
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "encodec_24khz-d7cc33bc.th", ec)) return dir.string();
+  std::filesystem::create_directories(dir);
+  const auto models = fixtures_dir() / "models" / "f0";
+  const auto link = [&](const std::filesystem::path& target, const std::string& name) {
+    std::filesystem::remove(dir / name, ec);
+    std::filesystem::create_symlink(target, dir / name);
+  };
+  link(models / "text.pt", "text.pt");
+  link(models / "coarse.pt", "coarse.pt");
+  link(models / "fine.pt", "fine.pt");
+  link(vocab_path(), "vocab.txt");
+  link(assets_dir() / "prompts", "prompts");
+  link(models / "codec.pt", "encodec_24khz-d7cc33bc.th");  // last: marks the directory complete
+  return dir.string();
+}
+
+}  // namespace bark_test
