@@ -1,0 +1,161 @@
+// History prompts (include/bark/history_prompt.h): Bark's voice .npz files.
+#include "bark/history_prompt.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "generation/constants.h"
+#include "io/npy.h"
+
+namespace bark {
+namespace {
+
+using generation::CODEBOOK_SIZE;
+using generation::COARSE_RATE_HZ;
+using generation::N_COARSE_CODEBOOKS;
+using generation::N_FINE_CODEBOOKS;
+using generation::SEMANTIC_RATE_HZ;
+using generation::SEMANTIC_VOCAB_SIZE;
+
+// Python's round(x, 1) as a string: glibc printf rounds the exact binary value to nearest,
+// ties to even, which is what CPython's float.__round__ does (correctly rounded decimal).
+std::string round1(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f", x);
+  std::string s = buf;
+  return s == "-0.0" ? "0.0" : s;
+}
+
+std::string shape_text(int64_t rows, int64_t cols) {
+  return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
+}
+
+void check_codebooks(const CodebookTokens& t, const char* key, int64_t n_codebooks) {
+  const std::string k = std::string("'") + key + "'";
+  if (t.n_codebooks < 0 || t.n_frames < 0 ||
+      (t.n_frames > 0 && t.n_codebooks > static_cast<int64_t>(t.data.size()) / t.n_frames) ||
+      static_cast<size_t>(t.n_codebooks * t.n_frames) != t.data.size()) {
+    throw std::invalid_argument(k + ": " + std::to_string(t.data.size()) + " values do not fill shape " +
+                                shape_text(t.n_codebooks, t.n_frames));
+  }
+  if (t.n_codebooks != n_codebooks) {
+    throw std::invalid_argument(k + ": expected shape (" + std::to_string(n_codebooks) + ", n_frames), got " +
+                                shape_text(t.n_codebooks, t.n_frames));
+  }
+  if (!t.data.empty()) {
+    const auto [lo, hi] = std::minmax_element(t.data.begin(), t.data.end());
+    if (*lo < 0 || *hi >= CODEBOOK_SIZE) {
+      throw std::invalid_argument(k + ": values must be in [0, " + std::to_string(CODEBOOK_SIZE) + "), got [" +
+                                  std::to_string(*lo) + ", " + std::to_string(*hi) + "]");
+    }
+  }
+}
+
+// Converts one array of the .npz; `ndim` 1 or 2.
+std::vector<int64_t> integer_values(const io::NpyArray& a, const std::string& path, const char* key,
+                                    int64_t ndim) {
+  if (a.ndim() != ndim) {
+    throw std::invalid_argument("history prompt '" + path + "': '" + key + "' must be " + std::to_string(ndim) +
+                                "-D, got shape " + a.describe());
+  }
+  const size_t kind_pos = a.descr.find_first_not_of("<>|=");
+  const char kind = kind_pos == std::string::npos ? '?' : a.descr[kind_pos];
+  if (kind != 'i' && kind != 'u') {
+    throw std::runtime_error("history prompt '" + path + "': '" + key + "' must have an integer dtype, got '" +
+                             a.descr + "'");
+  }
+  try {
+    return a.to_int64();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("history prompt '" + path + "': '" + key + "': " + e.what());
+  }
+}
+
+}  // namespace
+
+void validate_history_prompt(const HistoryPrompt& prompt) {
+  // generation.py generate_text_semantic / generate_coarse asserts on semantic_prompt.
+  const SemanticTokens& s = prompt.semantic_prompt;
+  if (s.empty()) throw std::invalid_argument("'semantic_prompt': must be 1-D and non-empty, got shape (0,)");
+  const auto [lo, hi] = std::minmax_element(s.begin(), s.end());
+  if (*lo < 0 || *hi >= SEMANTIC_VOCAB_SIZE) {
+    throw std::invalid_argument("'semantic_prompt': values must be in [0, " + std::to_string(SEMANTIC_VOCAB_SIZE) +
+                                "), got [" + std::to_string(*lo) + ", " + std::to_string(*hi) + "]");
+  }
+  // generate_coarse: coarse_prompt 2 x M in [0, CODEBOOK_SIZE), and
+  //   round(M / len(semantic), 1) == round(semantic_to_coarse_ratio / N_COARSE_CODEBOOKS, 1)
+  // with semantic_to_coarse_ratio = COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS.
+  check_codebooks(prompt.coarse_prompt, "coarse_prompt", N_COARSE_CODEBOOKS);
+  const double semantic_to_coarse_ratio = COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS;
+  const std::string expected = round1(semantic_to_coarse_ratio / N_COARSE_CODEBOOKS);
+  const std::string actual =
+      round1(static_cast<double>(prompt.coarse_prompt.n_frames) / static_cast<double>(s.size()));
+  if (actual != expected) {
+    throw std::invalid_argument("'coarse_prompt': " + std::to_string(prompt.coarse_prompt.n_frames) +
+                                " frames for " + std::to_string(s.size()) + " semantic tokens: ratio rounds to " +
+                                actual + ", expected " + expected + " (75 / 49.9 coarse frames per semantic token)");
+  }
+  // generate_fine: fine_prompt 8 x M in [0, CODEBOOK_SIZE). Upstream asserts M >= 0, but its
+  // x_fine_history.min() raises on M == 0, so an empty fine prompt is refused here too.
+  // generate_fine prepends the last 512 of these frames to the *generated* coarse codes, so M
+  // need not equal coarse_prompt's frame count (it does in every upstream preset and in
+  // save_as_prompt output, but upstream does not require it).
+  check_codebooks(prompt.fine_prompt, "fine_prompt", N_FINE_CODEBOOKS);
+  if (prompt.fine_prompt.n_frames == 0) {
+    throw std::invalid_argument("'fine_prompt': needs at least one frame, got shape " +
+                                shape_text(prompt.fine_prompt.n_codebooks, prompt.fine_prompt.n_frames));
+  }
+}
+
+HistoryPrompt load_history_prompt(const std::string& path) {
+  const std::string what = "history prompt '" + path + "'";
+  std::map<std::string, io::NpyArray> arrays;
+  try {
+    arrays = io::read_npz(path);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(what + ": " + e.what());
+  }
+  for (const char* key : {"semantic_prompt", "coarse_prompt", "fine_prompt"}) {
+    if (arrays.count(key) == 0) {
+      std::string present;
+      for (const auto& [k, v] : arrays) present += (present.empty() ? "'" : ", '") + k + "'";
+      throw std::runtime_error(what + ": no array '" + key + "' (has " + (present.empty() ? "none" : present) +
+                               "; expected semantic_prompt, coarse_prompt, fine_prompt)");
+    }
+  }
+  HistoryPrompt prompt;
+  prompt.semantic_prompt = integer_values(arrays["semantic_prompt"], path, "semantic_prompt", 1);
+  for (auto [key, tokens] : {std::pair<const char*, CodebookTokens*>{"coarse_prompt", &prompt.coarse_prompt},
+                             std::pair<const char*, CodebookTokens*>{"fine_prompt", &prompt.fine_prompt}}) {
+    const io::NpyArray& a = arrays[key];
+    tokens->data = integer_values(a, path, key, 2);
+    tokens->n_codebooks = a.shape[0];
+    tokens->n_frames = a.shape[1];
+  }
+  try {
+    validate_history_prompt(prompt);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(what + ": " + e.what());
+  }
+  return prompt;
+}
+
+void save_history_prompt(const std::string& path, const HistoryPrompt& prompt) {
+  try {
+    validate_history_prompt(prompt);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("save_history_prompt '" + path + "': " + e.what());
+  }
+  const auto& c = prompt.coarse_prompt;
+  const auto& f = prompt.fine_prompt;
+  io::write_npz(path, {
+                          {"semantic_prompt", io::make_int64({static_cast<int64_t>(prompt.semantic_prompt.size())},
+                                                             prompt.semantic_prompt)},
+                          {"coarse_prompt", io::make_int64({c.n_codebooks, c.n_frames}, c.data)},
+                          {"fine_prompt", io::make_int64({f.n_codebooks, f.n_frames}, f.data)},
+                      });
+}
+
+}  // namespace bark
