@@ -298,7 +298,7 @@ TEST_CASE("tokenizer: WordPiece on a tiny vocab", "[unit][tokenizer]") {
 
 TEST_CASE("tokenizer: vocab file errors name the path", "[unit][tokenizer]") {
   CHECK_THROWS_WITH(Tokenizer::from_vocab_file("/nonexistent/vocab.txt"),
-                    Contains("/nonexistent/vocab.txt") && Contains("cannot open"));
+                    Contains("/nonexistent/vocab.txt") && Contains("no such file"));
   CHECK_THROWS_AS(Tokenizer::from_vocab_file("/nonexistent/vocab.txt"), std::runtime_error);
   CHECK_THROWS_WITH(Tokenizer::from_vocab_text("", "v.txt"), Contains("v.txt") && Contains("empty"));
   CHECK_THROWS_WITH(Tokenizer::from_vocab_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n", "v.txt"),
@@ -306,7 +306,7 @@ TEST_CASE("tokenizer: vocab file errors name the path", "[unit][tokenizer]") {
   CHECK_THROWS_WITH(Tokenizer::from_vocab_text("[PAD]\n\xff\n", "v.txt"),
                     Contains("v.txt") && Contains("UTF-8") && Contains("line 2"));
   // A directory is not a vocab either.
-  CHECK_THROWS_AS(Tokenizer::from_vocab_file("/"), std::runtime_error);
+  CHECK_THROWS_WITH(Tokenizer::from_vocab_file("/"), Contains("'/'") && Contains("cannot open"));
 }
 
 TEST_CASE("tokenizer: vocab lines follow Python's universal newlines", "[unit][tokenizer]") {

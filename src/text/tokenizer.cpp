@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <filesystem>
 #include <iterator>
 #include <stdexcept>
 
@@ -286,14 +287,22 @@ void Tokenizer::Table::insert(const std::string& arena, uint32_t offset, uint32_
 }
 
 Tokenizer Tokenizer::from_vocab_file(const std::string& path) {
+  std::error_code ec;
+  const bool regular = std::filesystem::is_regular_file(path, ec);
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw std::runtime_error("vocab '" + path +
-                             "': cannot open file (expected BERT vocab.txt, e.g. "
+  if (!regular || !in) {
+    throw std::runtime_error("vocab '" + path + "': " +
+                             (std::filesystem::exists(path, ec) ? "cannot open file"
+                                                                : "no such file") +
+                             " (expected BERT vocab.txt, e.g. "
                              "bert-base-multilingual-cased-vocab.txt)");
   }
-  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error("vocab '" + path + "': read error");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw std::runtime_error("vocab '" + path + "': " + ec.message());
+  std::string contents(static_cast<size_t>(size), '\0');
+  in.read(contents.data(), static_cast<std::streamsize>(size));
+  if (in.gcount() != static_cast<std::streamsize>(size))
+    throw std::runtime_error("vocab '" + path + "': read error");
   return from_vocab_text(contents, path);
 }
 
