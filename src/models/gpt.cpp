@@ -8,7 +8,19 @@
 
 namespace bark::models {
 
-at::Tensor Linear::operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+at::Tensor Linear::operator()(const at::Tensor& x) const { return linear(x, weight, bias); }
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  // One row (KV-cached decoding): a matrix-vector product reads each weight once, where
+  // at::linear's 1-row GEMM packs the whole weight matrix on every call (~5x slower here).
+  if (x.numel() == x.size(-1) && x.device().is_cpu()) {
+    at::Tensor y = bias.defined() ? at::addmv(bias, weight, x.reshape({-1})) : at::mv(weight, x.reshape({-1}));
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = weight.size(0);
+    return y.view(shape);
+  }
+  return at::linear(x, weight, bias);
+}
 
 at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
   // model.py LayerNorm / nn.LayerNorm: eps 1e-5
@@ -199,7 +211,7 @@ at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cach
   if (hidden != nullptr) hidden->push_back(x);
   // only the last position goes through lm_head (as upstream, index with a list: a copy)
   const at::Tensor last = x.index_select(1, at::full({1}, x.size(1) - 1, idx.options().dtype(at::kLong)));
-  return at::linear(last, lm_head_);
+  return linear(last, lm_head_, at::Tensor());
 }
 
 }  // namespace bark::models

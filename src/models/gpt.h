@@ -33,6 +33,9 @@ struct KVCache {
   bool empty() const { return length == 0; }
 };
 
+// y = x W^T + b like at::linear; single rows go through a matrix-vector product.
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+
 // One Linear + its optional bias.
 struct Linear {
   at::Tensor weight;  // (out, in)
