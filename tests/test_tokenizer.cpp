@@ -154,14 +154,30 @@ class JsonParser {
       }
       const char e = s_[i_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xD800 && cp <= 0xDBFF && s_.compare(i_, 2, "\\u") == 0) {
@@ -172,7 +188,8 @@ class JsonParser {
           put_utf8(out, cp);
           break;
         }
-        default: fail("bad escape");
+        default:
+          fail("bad escape");
       }
     }
   }
@@ -187,7 +204,10 @@ class JsonParser {
         std::string key = str();
         expect(':');
         v.members.emplace_back(std::move(key), value());
-        if (peek() == ',') { ++i_; continue; }
+        if (peek() == ',') {
+          ++i_;
+          continue;
+        }
         expect('}');
         return v;
       }
@@ -198,7 +218,10 @@ class JsonParser {
       if (peek() == ']') return ++i_, v;
       while (true) {
         v.items.push_back(value());
-        if (peek() == ',') { ++i_; continue; }
+        if (peek() == ',') {
+          ++i_;
+          continue;
+        }
         expect(']');
         return v;
       }
@@ -242,7 +265,8 @@ Json read_json(const std::filesystem::path& path) {
 TEST_CASE("tokenizer: real vocab loads fast with 119547 tokens", "[unit][tokenizer]") {
   const auto t0 = std::chrono::steady_clock::now();
   const auto tok = Tokenizer::from_vocab_file(bark_test::vocab_path().string());
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   INFO("load took " << ms << " ms");
   CHECK(ms < 500);  // typically ~10 ms; generous for loaded CI machines and debug builds
   CHECK(tok.vocab_size() == 119547);
@@ -271,6 +295,12 @@ TEST_CASE("tokenizer: fixed strings", "[unit][tokenizer]") {
   // Special tokens are kept whole, even glued to words; lower-case ones are not special.
   CHECK(tok.encode("a[MASK]b") == std::vector<int64_t>{169, 103, 170});
   CHECK(tok.tokenize("[mask]") == std::vector<std::string>{"[", "mask", "]"});
+  // Five vocab entries are not NFC (U+2329, U+232A, "и" + U+0300 and two "##" forms); input is
+  // NFC-normalised first, so they are never produced, exactly as in transformers.
+  CHECK(tok.token_to_id("\xE2\x8C\xA9") == 1829);
+  CHECK(tok.encode("\xE2\x8C\xA9") == std::vector<int64_t>{1886});  // U+2329 -> U+3008
+  CHECK(tok.token_to_id("\xD0\xB8\xCC\x80") == 90061);
+  CHECK(tok.encode("\xD0\xB8\xCC\x80") == std::vector<int64_t>{586});  // -> U+045D
   // A special token that only appears after _clean_text removed a NUL is not punct-split.
   CHECK(tok.encode(std::string("[CL\0S]", 6)) == std::vector<int64_t>{101});
 }
@@ -287,20 +317,23 @@ TEST_CASE("tokenizer: WordPiece on a tiny vocab", "[unit][tokenizer]") {
   std::string w100, w101, e100;
   for (int i = 0; i < 100; ++i) w100 += "x";
   w101 = w100 + "x";
-  for (int i = 0; i < 100; ++i) e100 += "e\xCC\x81";  // 200 code points, 100 after NFC
+  // 200 code points, 100 after NFC.
+  for (int i = 0; i < 100; ++i) e100 += "e\xCC\x81";
   CHECK(tok.encode(w100) == std::vector<int64_t>{tok.unk_id()});  // no "##x" in this vocab
   CHECK(tok.encode(w101) == std::vector<int64_t>{tok.unk_id()});
   const auto tok2 = tiny({"x", "##x", "é", "##é"});
   CHECK(tok2.encode(w100).size() == 100);
   CHECK(tok2.encode(w101) == std::vector<int64_t>{1});
   CHECK(tok2.encode(e100).size() == 100);
+  CHECK(tok2.encode(e100 + "e\xCC\x81") == std::vector<int64_t>{1});
 }
 
 TEST_CASE("tokenizer: vocab file errors name the path", "[unit][tokenizer]") {
   CHECK_THROWS_WITH(Tokenizer::from_vocab_file("/nonexistent/vocab.txt"),
                     Contains("/nonexistent/vocab.txt") && Contains("no such file"));
   CHECK_THROWS_AS(Tokenizer::from_vocab_file("/nonexistent/vocab.txt"), std::runtime_error);
-  CHECK_THROWS_WITH(Tokenizer::from_vocab_text("", "v.txt"), Contains("v.txt") && Contains("empty"));
+  CHECK_THROWS_WITH(Tokenizer::from_vocab_text("", "v.txt"),
+                    Contains("v.txt") && Contains("empty"));
   CHECK_THROWS_WITH(Tokenizer::from_vocab_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n", "v.txt"),
                     Contains("v.txt") && Contains("[MASK]"));
   CHECK_THROWS_WITH(Tokenizer::from_vocab_text("[PAD]\n\xff\n", "v.txt"),
@@ -310,7 +343,8 @@ TEST_CASE("tokenizer: vocab file errors name the path", "[unit][tokenizer]") {
 }
 
 TEST_CASE("tokenizer: vocab lines follow Python's universal newlines", "[unit][tokenizer]") {
-  const auto tok = Tokenizer::from_vocab_text("[PAD]\r\n[UNK]\r[CLS]\n[SEP]\n[MASK]\nfoo\nfoo", "v");
+  const auto tok =
+      Tokenizer::from_vocab_text("[PAD]\r\n[UNK]\r[CLS]\n[SEP]\n[MASK]\nfoo\nfoo", "v");
   CHECK(tok.token_to_id("[UNK]") == 1);
   CHECK(tok.token_to_id("[CLS]") == 2);
   CHECK(tok.token_to_id("foo") == 6);  // a repeated line: the later id wins
@@ -320,9 +354,11 @@ TEST_CASE("tokenizer: vocab lines follow Python's universal newlines", "[unit][t
 TEST_CASE("tokenizer: invalid UTF-8 throws with the byte offset", "[unit][tokenizer]") {
   const auto& tok = real_tokenizer();
   const std::vector<std::pair<std::string, size_t>> bad = {
-      {"ab\xff", 2},          {"\x80", 0},         {"abc\xC3", 3},     {"\xC0\xAF", 0},
-      {"x\xE0\x80\xAF", 1},   {"\xED\xA0\x80", 0}, {"\xF4\x90\x80\x80", 0},
-      {"ok \xF0\x9F\x98", 3}, {"\xC3\x28", 0},     {"\xF8\x88\x80\x80\x80", 0},
+      {"ab\xff", 2},           {"\x80", 0},
+      {"abc\xC3", 3},          {"\xC0\xAF", 0},
+      {"x\xE0\x80\xAF", 1},    {"\xED\xA0\x80", 0},
+      {"\xF4\x90\x80\x80", 0}, {"ok \xF0\x9F\x98", 3},
+      {"\xC3\x28", 0},         {"\xF8\x88\x80\x80\x80", 0},
   };
   for (const auto& [text, offset] : bad) {
     INFO(escape(text));
@@ -337,16 +373,17 @@ TEST_CASE("tokenizer: invalid UTF-8 throws with the byte offset", "[unit][tokeni
 TEST_CASE("tokenizer: normalize_whitespace is Python's \\s", "[unit][tokenizer]") {
   using bark::text::normalize_whitespace;
   CHECK(normalize_whitespace("  a \t\n b  ") == "a b");
-  CHECK(normalize_whitespace("a\x1c\x1d\x1e\x1f" "b\xC2\x85" "c\xC2\xA0" "d") == "a b c d");
-  CHECK(normalize_whitespace("a\xE2\x80\xA8" "b\xE3\x80\x80" "c\xE2\x80\x8B" "d") ==
-        "a b c\xE2\x80\x8B" "d");  // U+200B is not whitespace
+  CHECK(normalize_whitespace("a\x1c\x1d\x1e\x1fx\u0085y\u00a0z") == "a x y z");
+  // U+200B is not whitespace.
+  CHECK(normalize_whitespace("a\u2028x\u3000y\u200bz") == "a x y\u200bz");
   CHECK(normalize_whitespace("").empty());
   CHECK(normalize_whitespace(" \t ").empty());
   // Python's definition: bidi class WS, B or S, or category Zs, over all code points.
   for (char32_t cp = 0; cp < 0x110000; ++cp) {
     const auto* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
-    const bool expected = p->category == UTF8PROC_CATEGORY_ZS || p->bidi_class == UTF8PROC_BIDI_CLASS_WS ||
-                          p->bidi_class == UTF8PROC_BIDI_CLASS_B || p->bidi_class == UTF8PROC_BIDI_CLASS_S;
+    const bool expected =
+        p->category == UTF8PROC_CATEGORY_ZS || p->bidi_class == UTF8PROC_BIDI_CLASS_WS ||
+        p->bidi_class == UTF8PROC_BIDI_CLASS_B || p->bidi_class == UTF8PROC_BIDI_CLASS_S;
     if (expected != bark::text::detail::is_python_space(cp)) FAIL("code point " << cp);
   }
 }
@@ -409,21 +446,25 @@ TEST_CASE("tokenizer: NFC fast path is sound for every code point", "[unit][toke
     while (s.size() < 24) {
       state = state * 6364136223846793005ull + 1442695040888963407ull;
       // Mostly the BMP, where the scripts are.
-      const auto cp = static_cast<char32_t>((state >> 33) % ((state >> 20) % 4 ? 0x10000 : 0x110000));
+      const auto cp =
+          static_cast<char32_t>((state >> 33) % ((state >> 20) % 4 ? 0x10000 : 0x110000));
       if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0 || !bark::text::detail::nfc_inert(cp)) continue;
       utf8proc_uint8_t b[4];
-      s.append(reinterpret_cast<char*>(b), static_cast<size_t>(utf8proc_encode_char(static_cast<utf8proc_int32_t>(cp), b)));
+      s.append(reinterpret_cast<char*>(b),
+               static_cast<size_t>(utf8proc_encode_char(static_cast<utf8proc_int32_t>(cp), b)));
     }
     utf8proc_uint8_t* out = nullptr;
-    utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
-                 &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                 static_cast<utf8proc_ssize_t>(s.size()), &out,
+                 static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
     const bool stable = out != nullptr && s == reinterpret_cast<char*>(out);
     std::free(out);
     if (!stable) FAIL("inert string not NFC-stable: " << escape(s));
   }
 }
 
-TEST_CASE("tokenizer: utf8proc Unicode version has a known delta to Python 3.11", "[unit][tokenizer]") {
+TEST_CASE("tokenizer: utf8proc Unicode version has a known delta to Python 3.11",
+          "[unit][tokenizer]") {
   // src/text/tokenizer.cpp kNewInUnicode15 maps Unicode 15.0 back to 14.0 (Python 3.11's
   // unicodedata). A newer utf8proc knows more code points: regenerate that table then.
   const std::string v = utf8proc_unicode_version();
@@ -481,8 +522,10 @@ TEST_CASE("tokenizer: shared golden file", "[parity][tokenizer]") {
 TEST_CASE("tokenizer: corpus generated with transformers.BertTokenizer", "[parity][tokenizer]") {
   const std::string python = bark_test::reference_python();
   if (!std::filesystem::exists(python)) {
-    FAIL("reference python '" << python << "' not found: run scripts/setup.sh to create the "
-         "reference venv (with transformers), or set BARK_REFERENCE_PYTHON");
+    const std::string hint =
+        "run scripts/setup.sh to create the reference venv (with transformers), "
+        "or set BARK_REFERENCE_PYTHON";
+    FAIL("reference python '" << python << "' not found: " << hint);
   }
   const auto dir = bark_test::temp_dir("tokenizer_corpus");
   const auto out = dir / "corpus.tsv";

@@ -4,12 +4,14 @@
 //
 // The text is built deterministically from sentences in Bark's 13 preset languages plus
 // emoji and special tokens. Prints the median over N runs of: vocab load time, one encode()
-// of the whole text, and encode() per line (Bark's usage: short prompts).
+// of the whole text, and encode() per line (Bark's usage: short prompts). Rates are given
+// for wall time and for this thread's CPU time (steadier on a busy machine).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <exception>
 #include <string>
 #include <vector>
@@ -62,12 +64,32 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+struct Timing {
+  double wall = 0, cpu = 0;  // seconds
+};
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 template <typename F>
-double seconds(F&& f) {
+Timing measure(F&& f) {
+  const double c0 = thread_cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {wall, thread_cpu_seconds() - c0};
 }
+
+struct Medians {
+  std::vector<double> wall, cpu;
+  void add(const Timing& t) {
+    wall.push_back(t.wall);
+    cpu.push_back(t.cpu);
+  }
+};
 
 }  // namespace
 
@@ -90,16 +112,15 @@ int main(int argc, char** argv) {
     std::vector<std::string> lines;
     const std::string text = make_text(1 << 20, lines);
 
-    std::vector<double> load_s, whole_s, lines_s;
+    Medians load, whole, per_line;
     size_t n_tokens = 0;
-    for (int r = 0; r < runs; ++r) {
-      load_s.push_back(seconds([&] { bark::text::Tokenizer::from_vocab_file(vocab); }));
-    }
+    for (int r = 0; r < runs; ++r)
+      load.add(measure([&] { bark::text::Tokenizer::from_vocab_file(vocab); }));
     const auto tok = bark::text::Tokenizer::from_vocab_file(vocab);
     for (int r = 0; r < runs; ++r) {
-      whole_s.push_back(seconds([&] { n_tokens = tok.encode(text).size(); }));
+      whole.add(measure([&] { n_tokens = tok.encode(text).size(); }));
       size_t n_line_tokens = 0;
-      lines_s.push_back(seconds([&] {
+      per_line.add(measure([&] {
         for (const auto& line : lines) n_line_tokens += tok.encode(line).size();
       }));
       if (n_line_tokens != n_tokens) {
@@ -110,14 +131,16 @@ int main(int argc, char** argv) {
     }
 
     const double mb = static_cast<double>(text.size()) / (1 << 20);
+    const double toks = static_cast<double>(n_tokens);
     std::printf("text: %.2f MB, %zu lines, %zu tokens (%d runs, median)\n", mb, lines.size(),
                 n_tokens, runs);
-    std::printf("vocab load:        %8.1f ms (%zu tokens)\n", median(load_s) * 1e3,
-                tok.vocab_size());
-    std::printf("encode whole text: %8.0f tokens/s  %6.2f MB/s\n",
-                static_cast<double>(n_tokens) / median(whole_s), mb / median(whole_s));
-    std::printf("encode per line:   %8.0f tokens/s  %6.2f MB/s\n",
-                static_cast<double>(n_tokens) / median(lines_s), mb / median(lines_s));
+    std::printf("vocab load:        %8.1f ms wall, %8.1f ms CPU (%zu tokens)\n",
+                median(load.wall) * 1e3, median(load.cpu) * 1e3, tok.vocab_size());
+    for (const auto& [name, m] : {std::pair<const char*, const Medians*>{"whole text", &whole},
+                                  {"per line  ", &per_line}}) {
+      std::printf("encode %s: %8.0f tokens/s (%5.2f MB/s) wall, %8.0f tokens/s CPU\n", name,
+                  toks / median(m->wall), mb / median(m->wall), toks / median(m->cpu));
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

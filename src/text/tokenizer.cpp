@@ -3,11 +3,12 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <stdexcept>
 
@@ -164,9 +165,24 @@ namespace detail {
 // patterns. The set is closed: no code point has gained or lost it since Unicode 6.3.
 bool is_python_space(char32_t cp) {
   switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x1C: case 0x1D: case 0x1E:
-    case 0x1F: case 0x20: case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x1C:
+    case 0x1D:
+    case 0x1E:
+    case 0x1F:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return cp >= 0x2000 && cp <= 0x200A;
@@ -182,8 +198,7 @@ bool nfc_inert(char32_t cp) {
   if (cp < 0x300) return true;
   if (cp >= 0x1100 && cp <= 0x11FF) return false;  // Hangul Jamo (L, V, T)
   const auto* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
-  return p->combining_class == 0 && p->decomp_seqindex == UINT16_MAX &&
-         p->comb_index == UINT16_MAX;
+  return p->combining_class == 0 && p->decomp_seqindex == UINT16_MAX && p->comb_index == UINT16_MAX;
 }
 
 }  // namespace detail
@@ -207,8 +222,11 @@ CleanAction clean_action(char32_t cp) {
     return category14(cp) == UTF8PROC_CATEGORY_CN ? CleanAction::Drop : CleanAction::Isolate;
   }
   switch (category14(cp)) {
-    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CS:
-    case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CN:
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CS:
+    case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_CN:
       return CleanAction::Drop;  // _is_control: category starts with "C"
     case UTF8PROC_CATEGORY_ZS:
       return CleanAction::Space;  // _is_whitespace
@@ -291,19 +309,24 @@ Tokenizer Tokenizer::from_vocab_file(const std::string& path) {
   const bool regular = std::filesystem::is_regular_file(path, ec);
   std::ifstream in(path, std::ios::binary);
   if (!regular || !in) {
-    throw std::runtime_error("vocab '" + path + "': " +
-                             (std::filesystem::exists(path, ec) ? "cannot open file"
-                                                                : "no such file") +
-                             " (expected BERT vocab.txt, e.g. "
+    const std::string what =
+        std::filesystem::exists(path, ec) ? "cannot open file" : "no such file";
+    throw std::runtime_error("vocab '" + path + "': " + what +
+                             " (expected a BERT vocab.txt, e.g. "
                              "bert-base-multilingual-cased-vocab.txt)");
   }
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) throw std::runtime_error("vocab '" + path + "': " + ec.message());
+  const auto t0 = std::chrono::steady_clock::now();
   std::string contents(static_cast<size_t>(size), '\0');
   in.read(contents.data(), static_cast<std::streamsize>(size));
   if (in.gcount() != static_cast<std::streamsize>(size))
     throw std::runtime_error("vocab '" + path + "': read error");
-  return from_vocab_text(contents, path);
+  Tokenizer tok = from_vocab_text(contents, path);
+  bark::log().debug(
+      "tokenizer: {} tokens from '{}' in {:.1f} ms", tok.vocab_size(), path,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  return tok;
 }
 
 Tokenizer Tokenizer::from_vocab_text(std::string_view contents, const std::string& origin) {
@@ -313,8 +336,8 @@ Tokenizer Tokenizer::from_vocab_text(std::string_view contents, const std::strin
   if (contents.empty()) throw fail("file is empty (expected one token per line)");
   if (contents.size() > UINT32_MAX / 2) throw fail("file is too large for a vocab");
   if (const size_t bad = find_invalid_utf8(contents); bad != kValid) {
-    const size_t line = 1 + static_cast<size_t>(std::count(contents.begin(),
-                                                           contents.begin() + bad, '\n'));
+    const size_t line =
+        1 + static_cast<size_t>(std::count(contents.begin(), contents.begin() + bad, '\n'));
     throw fail("not valid UTF-8 at byte offset " + std::to_string(bad) + " (line " +
                std::to_string(line) + ")");
   }
@@ -469,8 +492,7 @@ void Tokenizer::encode_segment(const char32_t* begin, const char32_t* end, Scrat
     }
     if (n >= 0) n = utf8proc_normalize_utf32(nfc.data(), n, options);
     if (n < 0) {
-      throw std::logic_error(std::string("tokenizer: utf8proc NFC failed: ") +
-                             utf8proc_errmsg(n));
+      throw std::logic_error(std::string("tokenizer: utf8proc NFC failed: ") + utf8proc_errmsg(n));
     }
     buf.assign(nfc.begin(), nfc.begin() + n);
   }

@@ -82,8 +82,8 @@ class Tokenizer {
 
   std::string arena_;                   // all vocab strings, back to back
   std::vector<uint32_t> token_offset_;  // id -> offset of its string in arena_ (n_lines + 1)
-  Table words_;         // tokens that do not start with "##"
-  Table continuations_; // tokens that start with "##", keyed without the "##"
+  Table words_;                         // tokens that do not start with "##"
+  Table continuations_;                 // tokens that start with "##", keyed without the "##"
   size_t n_distinct_ = 0;
   int64_t unk_id_ = -1;
   int64_t special_ids_[5] = {-1, -1, -1, -1, -1};  // [PAD] [UNK] [CLS] [SEP] [MASK]

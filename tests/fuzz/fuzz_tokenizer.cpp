@@ -1,7 +1,8 @@
 // libFuzzer target: the tokenizer over arbitrary bytes. Nothing may crash or trip ASan; bytes
 // that are not UTF-8 must give std::invalid_argument, and only those.
 //
-//   cmake -B build-fuzz -DBARK_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+//   cmake -B build-fuzz -DBARK_BUILD_FUZZERS=ON
+//         -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 //   cmake --build build-fuzz --target fuzz_tokenizer && ctest --test-dir build-fuzz -L fuzz
 //
 // The vocab comes from $BARK_FUZZ_VOCAB, else the shared assets path baked in at configure time.
@@ -28,7 +29,7 @@ const bark::text::Tokenizer* tokenizer = nullptr;
 bool is_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
-    const auto b = [&](size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(s[k])); };
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]) + 0u; };
     const unsigned c = b(i);
     size_t n = 0;
     unsigned lo = 0x80, hi = 0xBF;
