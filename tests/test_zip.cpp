@@ -161,7 +161,18 @@ TEST_CASE("zip: Python zipfile reads what ZipWriter writes (also ZIP64)", "[unit
             "assert z.read('dir/b.bin') == bytes((i * 7 + 3) % 256 for i in range(1000))\n"
             "assert all(i.compress_type == zipfile.ZIP_STORED for i in z.infolist())\n";
   }
+  // Non-ASCII names are flagged UTF-8 (general purpose bit 11), as Python's zipfile does.
+  const fs::path utf8 = dir / "utf8.zip";
+  {
+    ZipWriter w(utf8.string());
+    w.add("voix/\xc3\xa9t\xc3\xa9.npy", bytes_of("x"));
+    w.finish();
+  }
+  code += "z = zipfile.ZipFile(r'" + utf8.string() + "')\n"
+          "assert z.namelist() == ['voix/\\u00e9t\\u00e9.npy'], z.namelist()\n"
+          "assert z.infolist()[0].flag_bits & 0x800\n";
   REQUIRE(run_python(code, dir) == 0);
+  CHECK(ZipReader(utf8.string()).find("voix/\xc3\xa9t\xc3\xa9.npy") != nullptr);
 }
 
 TEST_CASE("zip: reads Python-written stored, deflated and ZIP64 archives", "[unit]") {

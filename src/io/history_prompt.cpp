@@ -115,7 +115,9 @@ HistoryPrompt load_history_prompt(const std::string& path) {
   try {
     arrays = io::read_npz(path);
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(what + ": " + e.what());
+    // The zip/npy errors already name the file.
+    const std::string msg = e.what();
+    throw std::runtime_error(msg.find(path) != std::string::npos ? "history prompt: " + msg : what + ": " + msg);
   }
   for (const char* key : {"semantic_prompt", "coarse_prompt", "fine_prompt"}) {
     if (arrays.count(key) == 0) {

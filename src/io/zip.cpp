@@ -473,6 +473,14 @@ namespace {
 constexpr uint16_t kDosTime = 0;
 constexpr uint16_t kDosDate = (0 << 9) | (1 << 5) | 1;
 constexpr uint64_t kZip32Limit = 0xFFFFFFFFu;
+
+// General purpose flags: bit 11 marks a UTF-8 name (as Python's zipfile sets for non-ASCII).
+uint16_t name_flags(const std::string& name) {
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) >= 0x80) return 0x0800;
+  }
+  return 0;
+}
 }  // namespace
 
 ZipWriter::ZipWriter(const std::string& path) : path_(path) {
@@ -511,7 +519,7 @@ void ZipWriter::add(const std::string& name, const std::vector<uint8_t>& data) {
   std::vector<uint8_t> h;
   put32(h, kLocalHeaderSig);
   put16(h, zip64 ? 45 : 20);  // version needed: 4.5 for ZIP64, 2.0 otherwise
-  put16(h, 0);                // flags
+  put16(h, name_flags(name));
   put16(h, 0);                // method: stored
   put16(h, kDosTime);
   put16(h, kDosDate);
@@ -555,7 +563,7 @@ void ZipWriter::finish() {
     put32(cd, kCentralHeaderSig);
     put16(cd, (3 << 8) | (zip64 ? 45 : 20));  // made by: Unix, spec version
     put16(cd, zip64 ? 45 : 20);              // version needed
-    put16(cd, 0);                            // flags
+    put16(cd, name_flags(e.name));
     put16(cd, 0);                            // method: stored
     put16(cd, kDosTime);
     put16(cd, kDosDate);
