@@ -263,13 +263,15 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
     std::string command = "bark-cli download";
     if (use_small) command += " --small";
     if (!model_dir_option.empty()) command += " --model-dir " + shell_quote(model_dir_option);
-    if (missing_groups.size() < 3) {
+    std::string all_note;
+    if (missing_groups.size() < 3) {  // name the groups, and say how to get everything
+      all_note = " (everything: `" + command + "`)";
       command += " --only ";
       for (size_t i = 0; i < missing_groups.size(); ++i) command += (i ? "," : "") + missing_groups[i];
     }
     const std::string it = n_missing > 1 ? "them" : "it";
     throw std::runtime_error(std::string(n_missing > 1 ? "missing model files: " : "missing model file: ") + missing +
-                             "; get " + it + " with `" + command + "`, or point --model-dir or $BARK_MODEL_DIR at a "
+                             "; get " + it + " with `" + command + "`" + all_note + ", or point --model-dir or $BARK_MODEL_DIR at a "
                              "directory that has " + it);
   }
   return files;

@@ -192,7 +192,8 @@ TEST_CASE("locate_model_files says what is missing, where it looked and how to g
   INFO(codec);
   CHECK_THAT(codec, Contains("missing model file: encodec_24khz-d7cc33bc.th (EnCodec 24 kHz weights) looked for at"));
   CHECK(codec.find("text_2.pt") == std::string::npos);
-  CHECK_THAT(codec, Contains("`bark-cli download --model-dir " + opt.string() + " --only codec`"));
+  CHECK_THAT(codec, Contains("`bark-cli download --model-dir " + opt.string() + " --only codec` (everything: `bark-cli "
+                             "download --model-dir " + opt.string() + "`)"));
 
   // Files that are not needed may be missing.
   bark::ModelFileNeeds need;
