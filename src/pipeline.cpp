@@ -7,6 +7,8 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <dlfcn.h>
+
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -48,6 +50,14 @@ DeviceAvailability probe_devices() {
   a.cuda = at::hasCUDA() && at::getNumGPUs() > 0;
   a.mps = at::hasMPS();
   return a;
+}
+
+// libtorch's BLAS (OpenBLAS, pthread build on Debian) keeps its own thread pool, sized to all
+// cores and busy-waiting, whatever at::set_num_threads says; on a loaded machine that
+// spinning costs several times the work. Size it like torch's pool when the symbol exists.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(threads);
 }
 
 // torch.manual_seed(seed): the CPU generator (and every CUDA generator when present).
@@ -138,6 +148,7 @@ class PipelineImpl {
     const int threads =
         options.num_threads > 0 ? options.num_threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     at::set_num_threads(threads);  // libtorch starts with 1 thread here
+    set_blas_threads(threads);
     devices_ = choose_device(options.device, options.enable_mps, probe_devices());
     log().debug("device: models on {}, codec on {}, {} threads{}", device_name(devices_.models),
                 device_name(devices_.codec), threads, options.offload_cpu ? ", CPU offload" : "");

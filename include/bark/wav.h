@@ -16,7 +16,8 @@ enum class WavFormat {
 // so a failure never leaves a truncated file at `path`. Throws std::runtime_error.
 void write_wav(const std::string& path, const Audio& audio, WavFormat format = WavFormat::Pcm16);
 
-// Reads a mono PCM16 or float32 WAV (multi-channel input is averaged to mono).
+// Reads a WAV: PCM 8/16/24/32-bit, float 32/64-bit, WAVE_FORMAT_EXTENSIBLE; channels are
+// averaged to mono. Throws std::runtime_error naming the file on corrupt input.
 Audio read_wav(const std::string& path);
 
 }  // namespace bark

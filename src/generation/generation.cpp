@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "generation/constants.h"
+#include "generation/numpy_float.h"
 
 namespace bark::generation {
 namespace {
@@ -53,31 +54,33 @@ int64_t py_round(double x) {
 
 at::Tensor filter_logits(at::Tensor logits, const SamplingOptions& options) {
   if (options.top_p) {
-    // generation.py top_p on numpy: argsort descending, cumulative softmax, keep the first
-    // token past top_p, -inf elsewhere. Ties are ordered by index here (numpy's quicksort
-    // order for exact ties is unspecified).
+    // generation.py's top_p branch, run in numpy on the CPU:
+    //   sorted_indices = np.argsort(relevant_logits)[::-1]
+    //   cumulative_probs = np.cumsum(softmax(sorted_logits))    # scipy.special.softmax
+    //   sorted_indices_to_remove = cumulative_probs > top_p, shifted right by one, [0] = False
+    // with numpy's own float32 exp, summation order and argsort tie order (numpy_float.h), so
+    // that the same logits are removed even when a tie or a rounding sits at the cut.
     const at::Device device = logits.device();
     at::Tensor cpu = logits.detach().to(at::kCPU).to(at::kFloat).contiguous();
     const int64_t n = cpu.numel();
     float* data = cpu.data_ptr<float>();
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return data[a] > data[b]; });
-    // scipy.special.softmax in float32: exp(x - max) / sum
-    const float max_v = n > 0 ? data[order[0]] : 0.0f;
+    const std::vector<int64_t> ascending = numpy_float::argsort(data, n);
+    const auto sorted_index = [&](int64_t i) { return ascending[static_cast<size_t>(n - 1 - i)]; };
+    // softmax(sorted_logits) = exp(x - amax(x)) / sum(exp(x - amax(x))), all float32
+    const float max_v = n > 0 ? data[sorted_index(0)] : 0.0f;
     std::vector<float> e(static_cast<size_t>(n));
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      e[static_cast<size_t>(i)] = std::exp(data[order[static_cast<size_t>(i)]] - max_v);
-      sum += e[static_cast<size_t>(i)];
-    }
+    for (int64_t i = 0; i < n; ++i) e[static_cast<size_t>(i)] = numpy_float::exp(data[sorted_index(i)] - max_v);
+    const float sum = numpy_float::sum(e.data(), n);
+    // numpy compares the float32 cumulative sums with top_p cast to float32
+    const float top_p = static_cast<float>(*options.top_p);
     float cumulative = 0.0f;
     bool prev_remove = false;
     std::vector<int64_t> to_remove;
     for (int64_t i = 0; i < n; ++i) {
-      cumulative += e[static_cast<size_t>(i)] / static_cast<float>(sum);
-      const bool remove_here = cumulative > static_cast<float>(*options.top_p);
-      if (i > 0 && prev_remove) to_remove.push_back(order[static_cast<size_t>(i)]);  // shifted right by one
+      const float p = e[static_cast<size_t>(i)] / sum;
+      cumulative = i == 0 ? p : cumulative + p;  // np.cumsum: sequential float32
+      const bool remove_here = cumulative > top_p;
+      if (i > 0 && prev_remove) to_remove.push_back(sorted_index(i));  // shifted right by one
       prev_remove = remove_here;
     }
     for (int64_t idx : to_remove) data[idx] = -std::numeric_limits<float>::infinity();
@@ -113,14 +116,19 @@ std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std:
   double tot_generated_duration_s = 0;
   for (int64_t n = 0; n < MAX_SEMANTIC_STEPS; ++n) {
     at::Tensor logits;
+    // only the logits that are sampled from: the semantic vocabulary and EOS (= pad id 10000)
+    constexpr int64_t n_logits = SEMANTIC_PAD_TOKEN + 1;
     if (options.use_kv_caching && !cache.empty()) {
-      logits = model.forward(long_tensor({x.back()}, device).view({1, 1}), true, &cache);
+      logits = model.forward(long_tensor({x.back()}, device).view({1, 1}), true, &cache, nullptr, 0, n_logits);
     } else {
-      logits = model.forward(long_tensor(x, device).view({1, -1}), true, options.use_kv_caching ? &cache : nullptr);
+      logits = model.forward(long_tensor(x, device).view({1, -1}), true, options.use_kv_caching ? &cache : nullptr,
+                             nullptr, 0, n_logits);
     }
     at::Tensor relevant = logits[0][0].slice(0, 0, SEMANTIC_VOCAB_SIZE);
     if (options.allow_early_stop) {
       relevant = at::hstack({relevant, logits[0][0].slice(0, SEMANTIC_PAD_TOKEN, SEMANTIC_PAD_TOKEN + 1)});  // eos
+    } else {
+      relevant = relevant.contiguous();
     }
     if (options.sampling.top_p || options.sampling.top_k) relevant = filter_logits(relevant, options.sampling);
     at::Tensor probs;
@@ -202,15 +210,18 @@ Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& x_se
     for (int64_t s = 0; s < options.sliding_window_len; ++s) {
       if (n_step >= n_steps) continue;
       const bool is_major_step = n_step % N_COARSE_CODEBOOKS == 0;
-      at::Tensor logits;
-      if (options.use_kv_caching && !cache.empty()) {
-        logits = model.forward(long_tensor({x_in.back()}, device).view({1, 1}), false, &cache);
-      } else {
-        logits = model.forward(long_tensor(x_in, device).view({1, -1}), false, options.use_kv_caching ? &cache : nullptr);
-      }
       const int64_t logit_start_idx = SEMANTIC_VOCAB_SIZE + (1 - static_cast<int64_t>(is_major_step)) * CODEBOOK_SIZE;
       const int64_t logit_end_idx = SEMANTIC_VOCAB_SIZE + (2 - static_cast<int64_t>(is_major_step)) * CODEBOOK_SIZE;
-      at::Tensor relevant = logits[0][0].slice(0, logit_start_idx, logit_end_idx);
+      // lm_head only over this step's codebook slice (1024 of 12096 rows)
+      at::Tensor logits;
+      if (options.use_kv_caching && !cache.empty()) {
+        logits = model.forward(long_tensor({x_in.back()}, device).view({1, 1}), false, &cache, nullptr,
+                               logit_start_idx, logit_end_idx);
+      } else {
+        logits = model.forward(long_tensor(x_in, device).view({1, -1}), false, options.use_kv_caching ? &cache : nullptr,
+                               nullptr, logit_start_idx, logit_end_idx);
+      }
+      at::Tensor relevant = logits[0][0];
       if (options.sampling.top_p || options.sampling.top_k) relevant = filter_logits(relevant, options.sampling);
       const int64_t item_next = sample(relevant, options.sampling.temp).item<int64_t>() + logit_start_idx;
       coarse.push_back(item_next);

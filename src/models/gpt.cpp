@@ -177,8 +177,8 @@ at::Tensor GPT::attention(const TransformerBlock& block, const at::Tensor& x, in
   return block.attn_proj(y);
 }
 
-at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cache,
-                        std::vector<at::Tensor>* hidden) const {
+at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cache, std::vector<at::Tensor>* hidden,
+                        int64_t logit_begin, int64_t logit_end) const {
   TORCH_CHECK(idx.dim() == 2, "GPT.forward: idx must be (B, T)");
   const int64_t past = cache != nullptr ? cache->length : 0;
   at::Tensor tok_emb;
@@ -211,7 +211,10 @@ at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cach
   if (hidden != nullptr) hidden->push_back(x);
   // only the last position goes through lm_head (as upstream, index with a list: a copy)
   const at::Tensor last = x.index_select(1, at::full({1}, x.size(1) - 1, idx.options().dtype(at::kLong)));
-  return linear(last, lm_head_, at::Tensor());
+  if (logit_end <= 0) logit_end = config_.output_vocab_size;
+  TORCH_CHECK(0 <= logit_begin && logit_begin < logit_end && logit_end <= config_.output_vocab_size,
+              "logit range out of bounds");
+  return linear(last, lm_head_.slice(0, logit_begin, logit_end), at::Tensor());
 }
 
 }  // namespace bark::models

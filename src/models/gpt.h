@@ -79,8 +79,11 @@ class GPT {
   // cache, a non-empty cache means incremental decoding (T == 1 expected by upstream) and the
   // cache is extended in place. Returns the logits of the last position: (B, 1, output_vocab).
   // `hidden` (optional) receives each block's output and then ln_f's, for parity tests.
+  // `logit_begin` / `logit_end` (end 0 = all) restrict lm_head to the vocabulary rows a stage
+  // samples from: each logit is the same dot product, only fewer are computed.
   at::Tensor forward(const at::Tensor& idx, bool merge_context, KVCache* cache,
-                     std::vector<at::Tensor>* hidden = nullptr) const;
+                     std::vector<at::Tensor>* hidden = nullptr, int64_t logit_begin = 0,
+                     int64_t logit_end = 0) const;
 
   KVCache make_cache(int64_t batch, int64_t capacity) const;
 
