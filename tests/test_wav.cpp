@@ -11,22 +11,18 @@
 
 #include "bark/wav.h"
 #include "io/npy.h"
+#include "file_helpers.h"
 #include "test_common.h"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
+using bark_test::MemFile;
+using bark_test::run_python;
+using bark_test::slurp;
+using bark_test::spit;
+
 namespace {
-
-std::vector<uint8_t> slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
-}
-
-void spit(const fs::path& p, const std::vector<uint8_t>& bytes) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
 
 // Runs a shell command, returns its exit status and output (stdout + stderr).
 int run(const std::string& cmd, std::string* output) {
@@ -36,24 +32,6 @@ int run(const std::string& cmd, std::string* output) {
   std::stringstream ss;
   ss << f.rdbuf();
   *output = ss.str();
-  return rc;
-}
-
-// Runs `code` with the reference venv's Python; returns exit status, fills `output`.
-// The venv is required: a missing interpreter fails the test instead of skipping it.
-int run_python(const std::string& code, const fs::path& dir, std::string* output = nullptr) {
-  const std::string python = bark_test::reference_python();
-  INFO("reference python: " << python << " (create it with scripts/setup.sh or set BARK_REFERENCE_PYTHON)");
-  REQUIRE(fs::exists(python));
-  const fs::path script = dir / "script.py";
-  {
-    std::ofstream f(script);
-    f << code;
-  }
-  std::string out;
-  const int rc = run("'" + python + "' '" + script.string() + "'", &out);
-  if (output != nullptr) *output = out;
-  if (rc != 0) UNSCOPED_INFO("python output:\n" << out);
   return rc;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "io/zip.h"
+#include "file_helpers.h"
 #include "test_common.h"
 
 namespace fs = std::filesystem;
@@ -22,58 +23,14 @@ using bark::io::ZipReader;
 using bark::io::ZipWriter;
 using Catch::Matchers::Contains;
 
+using bark_test::MemFile;
+using bark_test::run_python;
+using bark_test::slurp;
+using bark_test::spit;
+
 namespace {
 
-std::vector<uint8_t> slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
-}
-
-void spit(const fs::path& p, const std::vector<uint8_t>& bytes) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-// An in-memory file with a path (/proc/self/fd/N), for tests that rewrite a file thousands of
-// times: much faster than a real file system (ext4 with discard takes ~5 ms per truncate).
-struct MemFile {
-  int fd = -1;
-  std::string path;
-  MemFile() {
-    fd = ::memfd_create("bark_test", MFD_CLOEXEC);
-    REQUIRE(fd >= 0);
-    path = "/proc/self/fd/" + std::to_string(fd);
-  }
-  ~MemFile() { ::close(fd); }
-  void set(const std::vector<uint8_t>& bytes) {
-    REQUIRE(::ftruncate(fd, 0) == 0);
-    REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
-  }
-};
-
 std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
-
-// Runs `code` with the reference venv's Python; returns exit status, fills `output`.
-// The venv is required: a missing interpreter fails the test instead of skipping it.
-int run_python(const std::string& code, const fs::path& dir, std::string* output = nullptr) {
-  const std::string python = bark_test::reference_python();
-  INFO("reference python: " << python << " (create it with scripts/setup.sh or set BARK_REFERENCE_PYTHON)");
-  REQUIRE(fs::exists(python));
-  const fs::path script = dir / "script.py";
-  const fs::path out = dir / "script.out";
-  {
-    std::ofstream f(script);
-    f << code;
-  }
-  const std::string cmd = "'" + python + "' '" + script.string() + "' > '" + out.string() + "' 2>&1";
-  const int rc = std::system(cmd.c_str());
-  std::ifstream f(out);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (output != nullptr) *output = ss.str();
-  if (rc != 0) UNSCOPED_INFO("python output:\n" << ss.str());
-  return rc;
-}
 
 void put16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
   b[at] = static_cast<uint8_t>(v);
