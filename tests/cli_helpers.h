@@ -22,6 +22,23 @@
 
 namespace bark_test {
 
+// temp_dir(), unique per process (other builds of the project may run the same tests at once),
+// removed when the test process exits unless $BARK_KEEP_TEST_DIRS is set.
+inline std::filesystem::path unique_temp_dir(const std::string& name) {
+  struct Cleanup {
+    std::vector<std::filesystem::path> dirs;
+    ~Cleanup() {
+      if (std::getenv("BARK_KEEP_TEST_DIRS") != nullptr) return;
+      std::error_code ec;
+      for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+    }
+  };
+  static Cleanup cleanup;
+  auto dir = temp_dir(name + "_" + std::to_string(::getpid()));
+  cleanup.dirs.push_back(dir);
+  return dir;
+}
+
 inline std::filesystem::path cli_binary() { return binary_dir() / "tools" / "bark-cli"; }
 
 inline std::string slurp_text(const std::filesystem::path& p) {
@@ -99,6 +116,25 @@ inline RunResult run_cli(const std::vector<std::string>& args, const std::map<st
   return run_program(cli_binary().string(), args, env, input, cwd);
 }
 
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs bark-cli on a pseudo-terminal (util-linux `script`), so that stderr is a tty. Returns the
+// exit code and, in `out`, everything the terminal showed (stdout and stderr together).
+// Returns exit_code -1 when `script` is not installed.
+inline RunResult run_cli_in_pty(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  if (!std::filesystem::exists("/usr/bin/script")) return {};
+  std::string command = shell_quote(cli_binary().string());
+  for (const auto& a : args) command += " " + shell_quote(a);
+  const auto typescript = unique_temp_dir("pty") / "typescript";
+  RunResult r = run_program("/usr/bin/script", {"-q", "-e", "-c", command, typescript.string()}, env);
+  r.out = slurp_text(typescript);
+  return r;
+}
+
 // Number of lines of `s` (a final line without '\n' counts).
 inline size_t count_lines(const std::string& s) {
   size_t n = 0;
@@ -110,7 +146,7 @@ inline size_t count_lines(const std::string& s) {
 class TestServer {
  public:
   TestServer(const std::filesystem::path& root, const std::vector<std::string>& extra_args = {}) {
-    dir_ = temp_dir("http_server_" + std::to_string(::getpid()) + "_" + std::to_string(count_++));
+    dir_ = unique_temp_dir("http_server_" + std::to_string(count_++));
     std::vector<std::string> args{(source_dir() / "tests" / "http_server.py").string(), "--root", root.string(),
                                   "--port-file", (dir_ / "port").string(), "--log", (dir_ / "log").string(),
                                   "--timeout", "300"};

@@ -103,7 +103,7 @@ Generation read_fixture(const std::string& name) {
 }  // namespace
 
 TEST_CASE("bark-cli --help shows every option and copy-paste examples; --version the version", "[cli]") {
-  const auto home = bark_test::temp_dir("cli_help") / "home";
+  const auto home = bark_test::unique_temp_dir("cli_help") / "home";
   auto help = run_cli({"--help"}, bark_test::clean_env(home));
   CHECK(help.exit_code == 0);
   CHECK(help.err.empty());
@@ -120,7 +120,7 @@ TEST_CASE("bark-cli --help shows every option and copy-paste examples; --version
 }
 
 TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
-  const auto root = bark_test::temp_dir("cli_usage");
+  const auto root = bark_test::unique_temp_dir("cli_usage");
   bark_test::write_text(root / "t.txt", "hello");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"hi", "--bogus"}, "--bogus"},
@@ -143,7 +143,7 @@ TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
 }
 
 TEST_CASE("bark-cli without model files says what is missing, where it looked and how to get it", "[cli]") {
-  const auto root = bark_test::temp_dir("cli_missing");
+  const auto root = bark_test::unique_temp_dir("cli_missing");
   const auto home = root / "home";
   auto r = run_cli({"Hello there."}, bark_test::clean_env(home));
   require_one_error_line(r, 1, "error: missing model file");
@@ -179,7 +179,7 @@ TEST_CASE("bark-cli without model files says what is missing, where it looked an
 }
 
 TEST_CASE("bark-cli reports a truncated checkpoint naming the file", "[cli]") {
-  const auto root = bark_test::temp_dir("cli_truncated");
+  const auto root = bark_test::unique_temp_dir("cli_truncated");
   const auto dir = make_model_dir(root);
   fs::remove(dir / "text.pt");
   const std::string bytes = bark_test::slurp_text(fixture_models() / "text.pt");
@@ -191,7 +191,7 @@ TEST_CASE("bark-cli reports a truncated checkpoint naming the file", "[cli]") {
 }
 
 TEST_CASE("bark-cli rejects bad text and voices before generating", "[cli]") {
-  const auto root = bark_test::temp_dir("cli_inputs");
+  const auto root = bark_test::unique_temp_dir("cli_inputs");
   const auto dir = make_model_dir(root);
   const auto env = bark_test::clean_env(root / "home");
   auto run = [&](std::vector<std::string> args, const std::string& input = "") {
@@ -225,7 +225,7 @@ TEST_CASE("bark-cli rejects bad text and voices before generating", "[cli]") {
 }
 
 TEST_CASE("bark-cli fails before generating when the output cannot be written", "[cli]") {
-  const auto root = bark_test::temp_dir("cli_unwritable");
+  const auto root = bark_test::unique_temp_dir("cli_unwritable");
   const auto dir = make_model_dir(root);
   const auto env = bark_test::clean_env(root / "home");
   auto missing_dir = run_cli({"hi", "--small", "--model-dir", dir.string(), "-o", (root / "no/such/dir/o.wav").string()}, env);
@@ -247,7 +247,7 @@ TEST_CASE("bark-cli fails before generating when the output cannot be written", 
 }
 
 TEST_CASE("bark-cli --print-tokens prints the tokenizer ids and needs only the vocab", "[cli]") {
-  const auto root = bark_test::temp_dir("cli_tokens");
+  const auto root = bark_test::unique_temp_dir("cli_tokens");
   const auto dir = root / "vocab-only";
   fs::create_directories(dir);
   fs::create_symlink(bark_test::vocab_path(), dir / "vocab.txt");
@@ -278,7 +278,7 @@ TEST_CASE("bark-cli --print-tokens prints the tokenizer ids and needs only the v
 }
 
 TEST_CASE("bark-cli seeded run reproduces the upstream fixture tokens and waveform", "[cli]") {
-  const auto root = bark_test::temp_dir("cli_e2e");
+  const auto root = bark_test::unique_temp_dir("cli_e2e");
   const auto dir = make_model_dir(root);
   const auto out = root / "out.wav", prompt = root / "full.npz";
   bark_test::write_text(out, "old");
@@ -317,7 +317,7 @@ namespace {
 
 // Runs bark-cli on the fixture models (small, one thread) writing <name>.wav and <name>.npz.
 struct EffectRunner {
-  fs::path root = bark_test::temp_dir("cli_effects_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
+  fs::path root = bark_test::unique_temp_dir("cli_effects_" + std::to_string(count++));
   fs::path dir = make_model_dir(root);
   std::map<std::string, std::string> env = bark_test::clean_env(root / "home");
   static inline int count = 0;
@@ -380,6 +380,7 @@ TEST_CASE("bark-cli --seed and the temperatures change what is sampled; -v adds 
   CHECK(cli.saved("plain").fine == want.fine);
   for (const char* stage : {"semantic:", "coarse:", "fine:", "codec:"}) CHECK_THAT(plain.err, Contains(stage));
   CHECK_THAT(plain.err, Contains("debug"));
+  CHECK(plain.err.find('\r') == std::string::npos);  // no progress bars when stderr is not a terminal
 
   cli.run("seed1", {t1, "--model-dir", cli.dir.string(), "--seed", "1"});
   CHECK(cli.saved("seed1").semantic != want.semantic);
@@ -389,4 +390,25 @@ TEST_CASE("bark-cli --seed and the temperatures change what is sampled; -v adds 
   cli.run("wtemp", {t1, "--model-dir", cli.dir.string(), "--seed", "0", "--waveform-temp", "0.2"});
   CHECK(cli.saved("wtemp").semantic == want.semantic);
   CHECK(cli.saved("wtemp").coarse != want.coarse);
+}
+
+TEST_CASE("bark-cli draws progress bars on a terminal, and none with --silent", "[cli]") {
+  EffectRunner cli;
+  std::vector<std::string> args{fixture_text("t1"), "--small", "--threads", "1", "--model-dir", cli.dir.string(),
+                                "--seed", "0", "-o", (cli.root / "tty.wav").string()};
+  auto tty = bark_test::run_cli_in_pty(args, cli.env);
+  if (tty.exit_code == -1) {
+    WARN("util-linux `script` is not installed: cannot test on a terminal");
+    return;
+  }
+  INFO(tty.out);
+  REQUIRE(tty.exit_code == 0);
+  for (const char* bar : {"\rsemantic [", "\rcoarse [", "\rfine [", "\rcodec ["}) CHECK_THAT(tty.out, Contains(bar));
+  CHECK_THAT(tty.out, Contains("100%"));
+  args.push_back("--silent");
+  auto silent = bark_test::run_cli_in_pty(args, cli.env);
+  CHECK(silent.exit_code == 0);
+  CHECK(silent.out.find("semantic [") == std::string::npos);
+  CHECK(silent.out.find("%") == std::string::npos);
+  CHECK(silent.out.find("saved") == std::string::npos);
 }

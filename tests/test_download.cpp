@@ -71,7 +71,7 @@ struct Mirror {
 
 Mirror make_mirror(const std::string& name, const std::vector<MirrorFile>& files = fixture_files()) {
   Mirror m;
-  m.root = bark_test::temp_dir(name);
+  m.root = bark_test::unique_temp_dir(name);
   m.www = m.root / "www";
   m.models = m.root / "models";
   m.home = m.root / "home";
@@ -196,6 +196,23 @@ TEST_CASE("an interrupted download keeps its .part, never the final name, and th
   CHECK(count_containing(server.log(), "\"range\": \"bytes=" + std::to_string(half) + "-\"") == 1);
 }
 
+TEST_CASE("download shows a progress bar on a terminal", "[cli]") {
+  auto m = make_mirror("dl_tty");
+  TestServer server(m.www);
+  auto r = bark_test::run_cli_in_pty(download_args(m, server, {"--small", "--only", "models,prompts"}),
+                                     bark_test::clean_env(m.home));
+  if (r.exit_code == -1) {
+    WARN("util-linux `script` is not installed: cannot test on a terminal");
+    return;
+  }
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("\rtext.pt ["));
+  CHECK_THAT(r.out, Contains("100% 27.1 MB/27.1 MB"));
+  CHECK_THAT(r.out, Contains("\rprompts [##############################] 100% 2/2"));
+  CHECK(same_bytes(m.models / "text.pt", fixture_models() / "text.pt"));
+}
+
 TEST_CASE("download restarts from zero when the server ignores Range", "[cli]") {
   auto m = make_mirror("dl_norange");
   TestServer server(m.www, {"--no-range"});
@@ -301,7 +318,7 @@ TEST_CASE("download skips files a Python Bark or torch hub install already downl
 }
 
 TEST_CASE("download --list shows the built-in manifest's files and URLs, with --mirror or $BARK_DOWNLOAD_BASE_URL", "[cli]") {
-  const auto home = bark_test::temp_dir("dl_list") / "home";
+  const auto home = bark_test::unique_temp_dir("dl_list") / "home";
   auto env = bark_test::clean_env(home);
   auto large = run_cli({"download", "--list"}, env);
   INFO(large.err);
@@ -332,7 +349,7 @@ TEST_CASE("download --list shows the built-in manifest's files and URLs, with --
 }
 
 TEST_CASE("download usage errors exit 2", "[cli]") {
-  const auto home = bark_test::temp_dir("dl_usage") / "home";
+  const auto home = bark_test::unique_temp_dir("dl_usage") / "home";
   for (const auto& args : std::vector<std::vector<std::string>>{{"download", "--only", "weights"},
                                                                 {"download", "--retries", "-1"},
                                                                 {"download", "--manifest", "/nonexistent.json"},
@@ -455,7 +472,7 @@ TEST_CASE("verify_download checks what a file opens as", "[unit]") {
 
   bark::tools::ManifestFile prompt{"prompts/announcer.npz", "prompts", "", "npz", "", -1, -1, "", ""};
   bark::tools::verify_download(prompt, npz.string());
-  const auto dir = bark_test::temp_dir("verify_download");
+  const auto dir = bark_test::unique_temp_dir("verify_download");
   const std::string bytes = bark_test::slurp_text(npz);
   bark_test::write_text(dir / "truncated.npz", bytes.substr(0, bytes.size() / 2));
   CHECK_THROWS_WITH(bark::tools::verify_download(prompt, (dir / "truncated.npz").string()), Contains("not a Bark voice prompt"));

@@ -1,4 +1,6 @@
 // Tests of the model directory contract (src/model_files.{h,cpp}).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -44,6 +46,9 @@ void touch(const fs::path& path) {
   std::ofstream(path) << "x";
 }
 
+// temp_dir(), unique per process: other builds of the project may run these tests at once.
+fs::path unique_temp_dir(const std::string& name) { return bark_test::temp_dir(name + "_" + std::to_string(::getpid())); }
+
 std::string message_of(const std::function<void()>& f) {
   try {
     f();
@@ -60,7 +65,7 @@ const char* SMALL[] = {"text.pt", "coarse.pt", "fine.pt", "encodec_24khz-d7cc33b
 
 TEST_CASE("locate_model_files finds every file in --model-dir", "[unit]") {
   EnvGuard env;
-  const auto root = bark_test::temp_dir("mf_model_dir");
+  const auto root = unique_temp_dir("mf_model_dir");
   env.set("HOME", root / "home");
   const auto dir = root / "models";
   for (const char* name : LARGE) touch(dir / name);
@@ -83,7 +88,7 @@ TEST_CASE("locate_model_files finds every file in --model-dir", "[unit]") {
 
 TEST_CASE("locate_model_files searches --model-dir, $BARK_MODEL_DIR, then the default cache", "[unit]") {
   EnvGuard env;
-  const auto root = bark_test::temp_dir("mf_order");
+  const auto root = unique_temp_dir("mf_order");
   env.set("HOME", root / "home");
   const auto opt = root / "opt", envdir = root / "env", cache = root / "home" / ".cache" / "bark-cpp";
   touch(opt / "text_2.pt");
@@ -124,7 +129,7 @@ TEST_CASE("locate_model_files searches --model-dir, $BARK_MODEL_DIR, then the de
 
 TEST_CASE("locate_model_files uses what a Python Bark install downloaded", "[unit]") {
   EnvGuard env;
-  const auto root = bark_test::temp_dir("mf_python");
+  const auto root = unique_temp_dir("mf_python");
   const auto home = root / "home";
   env.set("HOME", home);
   const auto suno = home / ".cache" / "suno" / "bark_v0";
@@ -164,7 +169,7 @@ TEST_CASE("locate_model_files uses what a Python Bark install downloaded", "[uni
 
 TEST_CASE("locate_model_files says what is missing, where it looked and how to get it", "[unit]") {
   EnvGuard env;
-  const auto root = bark_test::temp_dir("mf_missing");
+  const auto root = unique_temp_dir("mf_missing");
   const auto home = root / "home";
   env.set("HOME", home);
   env.set("BARK_MODEL_DIR", root / "env");
@@ -245,7 +250,7 @@ TEST_CASE("resolve_voice maps presets and .npz paths to files", "[unit]") {
   CHECK_THROWS_WITH(bark::resolve_voice("/nonexistent/voice.npz", prompts.string()),
                     Contains("voice file '/nonexistent/voice.npz' not found"));
 
-  const auto empty = bark_test::temp_dir("mf_voice");
+  const auto empty = unique_temp_dir("mf_voice");
   CHECK_THROWS_AS(bark::resolve_voice("v2/en_speaker_6", empty.string()), std::invalid_argument);
   const std::string missing = message_of([&] { bark::resolve_voice("v2/en_speaker_6", empty.string()); });
   CHECK_THAT(missing, Contains("voice preset 'v2/en_speaker_6' not found: no file " +

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "bark/bark.h"
-#include "download/download.h"
+#include "download/download_command.h"
 #include "download/progress.h"
 
 namespace {
@@ -104,21 +104,7 @@ int main(int argc, char** argv) {
   app.add_flag("--print-tokens", print_tokens, "Print the text's tokenizer ids on one line and exit");
 
   bark::tools::DownloadOptions dl_opts;
-  bool no_verify = false;
-  auto* dl = app.add_subcommand("download", "Fetch the model files into the model directory (resumable)");
-  dl->add_flag("--small", dl_opts.small, "The small models instead of the large ones");
-  dl->add_option("--model-dir", dl_opts.model_dir, "Destination (default: $BARK_MODEL_DIR, then ~/.cache/bark-cpp)");
-  dl->add_option("--only", dl_opts.only, "Only these groups: models, codec, vocab, prompts (comma-separated)")
-      ->delimiter(',')->check(CLI::IsMember({"models", "codec", "vocab", "prompts"}));
-  dl->add_option("--mirror", dl_opts.mirror, "Base URL replacing the public hosts (keeps each file's URL path)")
-      ->envname("BARK_DOWNLOAD_BASE_URL");
-  dl->add_option("--manifest", dl_opts.manifest_path, "Manifest JSON to use instead of the built-in one")
-      ->check(CLI::ExistingFile);
-  dl->add_flag("--list", dl_opts.list, "Print the files, sizes, URLs and what is present; download nothing");
-  dl->add_option("--retries", dl_opts.retries, "Automatic resumes per file after an interrupted transfer")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
-  dl->add_flag("--no-verify", no_verify, "Skip the md5/sha256 check (size and format are still checked)");
-  dl->add_flag("--silent", silent, "No progress bars or report lines");
+  auto* dl = bark::tools::add_download_command(app, dl_opts, silent);
 
   try {
     app.parse(argc, argv);
@@ -135,7 +121,6 @@ int main(int argc, char** argv) {
     if (dl->parsed()) {
       dl_opts.progress = bars;
       dl_opts.silent = silent;
-      dl_opts.verify_checksums = !no_verify;
       bark::tools::run_download(dl_opts);
       return 0;
     }

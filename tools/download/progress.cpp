@@ -32,6 +32,7 @@ void ProgressBar::update(int64_t done, int64_t total) {
   if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100) && !(total > 0 && done >= total)) return;
   last_draw_ = now;
   draw(done, total);
+  if (total > 0 && done >= total) finish();  // complete: what follows starts on a fresh line
 }
 
 void ProgressBar::draw(int64_t done, int64_t total) {

@@ -22,7 +22,7 @@ class ProgressBar {
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
 
-  // total <= 0: unknown. Redraws at most ~10 times a second, and always when done == total.
+  // total <= 0: unknown. Redraws at most ~10 times a second; done >= total draws and finishes.
   void update(int64_t done, int64_t total);
   // Ends the line (a newline after the last drawing).
   void finish();

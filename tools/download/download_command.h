@@ -1,0 +1,33 @@
+// The `download` subcommand's options, for CLI11 (kept out of bark_cli.cpp so it stays thin).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "download/download.h"
+
+namespace bark::tools {
+
+// Adds `download` to `app`; parsed values land in `options` (verify_checksums included).
+// `silent` is bound to the subcommand's --silent.
+inline CLI::App* add_download_command(CLI::App& app, DownloadOptions& options, bool& silent) {
+  auto* dl = app.add_subcommand("download", "Fetch the model files into the model directory (resumable)");
+  dl->add_flag("--small", options.small, "The small models instead of the large ones");
+  dl->add_option("--model-dir", options.model_dir, "Destination (default: $BARK_MODEL_DIR, then ~/.cache/bark-cpp)");
+  dl->add_option("--only", options.only, "Only these groups: models, codec, vocab, prompts (comma-separated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"models", "codec", "vocab", "prompts"}));
+  dl->add_option("--mirror", options.mirror, "Base URL replacing the public hosts (keeps each file's URL path)")
+      ->envname("BARK_DOWNLOAD_BASE_URL");
+  dl->add_option("--manifest", options.manifest_path, "Manifest JSON to use instead of the built-in one")
+      ->check(CLI::ExistingFile);
+  dl->add_flag("--list", options.list, "Print the files, sizes, URLs and what is present; download nothing");
+  dl->add_option("--retries", options.retries, "Automatic resumes per file after an interrupted transfer")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  dl->add_flag_callback("--no-verify", [&options] { options.verify_checksums = false; },
+                        "Skip the md5/sha256 check (size and format are still checked)");
+  dl->add_flag("--silent", silent, "No progress bars or report lines");
+  return dl;
+}
+
+}  // namespace bark::tools
