@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 using bark_test::run_cli;
 using bark_test::TestServer;
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 
 namespace {
 
@@ -336,6 +337,11 @@ TEST_CASE("download --list shows the built-in manifest's files and URLs, with --
         "text.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/text.pt\tmissing\n"
         "coarse.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/coarse.pt\tmissing\n"
         "fine.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/fine.pt\tmissing\n");
+
+  // Options given before the subcommand count too.
+  auto before = run_cli({"--small", "--model-dir", (home / "m").string(), "download", "--list", "--only", "models"}, env);
+  REQUIRE(before.exit_code == 0);
+  CHECK_THAT(before.out, StartsWith("text.pt\t-\thttps://huggingface.co/suno/bark/resolve/main/text.pt\tmissing"));
 
   env["BARK_DOWNLOAD_BASE_URL"] = "http://mirror.invalid";
   const auto suno = home / ".cache" / "suno" / "bark_v0";

@@ -119,6 +119,8 @@ int main(int argc, char** argv) {
     else if (silent) bark::set_log_level(bark::LogLevel::Warn);
     const bool bars = !silent && bark::tools::stderr_is_tty();
     if (dl->parsed()) {
+      if (dl_opts.model_dir.empty()) dl_opts.model_dir = pipe_opts.model_dir;  // `bark-cli --model-dir D download`
+      dl_opts.small = dl_opts.small || pipe_opts.use_small;
       dl_opts.progress = bars;
       dl_opts.silent = silent;
       bark::tools::run_download(dl_opts);
