@@ -202,6 +202,7 @@ class PipelineImpl {
   SemanticTokens semantic(const std::string& text, const GenerationOptions& o, const generation::History* h) {
     const std::string normalized = text::normalize_whitespace(text);  // throws on invalid UTF-8
     if (normalized.empty()) throw std::invalid_argument("text is empty (nothing to say after whitespace clean-up)");
+    files(/*need_models=*/true);  // report every missing file at once, before any loading
     double dropped = 0;
     const auto encoded = text::encode_for_bark(tokenizer(), normalized, &dropped);
     const auto& model = text_model();
