@@ -13,6 +13,8 @@
 #   BARK_SETUP_VENV=0      skip the venv part
 set -euo pipefail
 
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 BARK_VENV=${BARK_VENV:-${HOME}/.cache/bark-cpp/venv}
 BARK_SETUP_APT=${BARK_SETUP_APT:-1}
 BARK_SETUP_VENV=${BARK_SETUP_VENV:-1}

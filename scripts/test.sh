@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The project's test command (README; .ci/run calls exactly this):
-#   set-up (scripts/setup.sh) -> configure (Release, ccache) -> build -> ctest (every label,
-#   including the install + find_package(bark) consumer check).
+#   setup (scripts/setup.sh) -> configure (Release, ccache) -> build -> fuzz (libFuzzer targets,
+#   built with clang in $BARK_BUILD_DIR/fuzz, bounded time) -> test (ctest, every label, including
+#   the install + find_package(bark) consumer check).
 # Exits non-zero on the first failure and prints the time of each phase.
 #
 # Environment:
 #   BARK_BUILD_DIR=DIR     build directory (default: build/ in the clone)
 #   BARK_VENV=DIR          reference venv (default ~/.cache/bark-cpp/venv), see scripts/setup.sh
 #   BARK_SKIP_SETUP=1      do not run scripts/setup.sh
+#   BARK_FUZZ=0            skip the fuzz phase (it is also skipped when there is no clang++)
 #   BARK_CTEST_ARGS="..."  extra ctest arguments, e.g. "-L unit" or "-E parity"
 #   BARK_JOBS=N            build and ctest parallelism (default: nproc)
 #   CCACHE_DIR, CCACHE_MAXSIZE   ccache location and size (default ~/.cache/ccache, 5G)
 set -euo pipefail
 
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BARK_BUILD_DIR:-${ROOT}/build}
 BARK_VENV=${BARK_VENV:-${HOME}/.cache/bark-cpp/venv}
@@ -52,6 +56,14 @@ ccache_counts() {
     END { print h + 0, m + 0 }' || echo "0 0"
 }
 ccache_before=""
+CTEST_LOGS=()
+# Runs ctest, keeping its output for the closing count.
+run_ctest() {
+  local log=$1
+  shift
+  CTEST_LOGS+=("$log")
+  ctest --output-on-failure --no-tests=error --parallel "$JOBS" "$@" 2>&1 | tee "$log"
+}
 summary() {
   local rc=$?
   if [[ -n $phase_name ]]; then
@@ -70,6 +82,14 @@ summary() {
     printf '=== scripts/test.sh: ok\n'
   else
     printf '=== scripts/test.sh: FAILED (exit %d)\n' "$rc"
+  fi
+  # ctest's "N% tests passed, F tests failed out of T", summed over the ctest runs.
+  if (( ${#CTEST_LOGS[@]} > 0 )); then
+    cat "${CTEST_LOGS[@]}" 2>/dev/null | awk '
+      /tests passed, [0-9]+ tests? failed out of [0-9]+/ {
+        for (i = 1; i <= NF; i++) { if ($i == "failed") f += $(i - 2); if ($i == "of") t += $(i + 1) }
+        seen = 1 }
+      END { if (seen) printf "tests: %d passed, %d failed\n", t - f, f }'
   fi
 }
 trap summary EXIT
@@ -101,7 +121,32 @@ if command -v ccache >/dev/null; then ccache_before=$(ccache_counts); fi
 cmake --build "$BUILD_DIR" --parallel "$JOBS"
 end
 
+begin fuzz
+clangxx=$(command -v clang++-14 || command -v clang++ || true)
+if [[ ${BARK_FUZZ:-1} == 0 ]]; then
+  echo "skipped (BARK_FUZZ=0)"
+elif [[ -z $clangxx ]] || ! command -v ninja >/dev/null; then
+  echo "skipped: needs clang++ and ninja (scripts/setup.sh installs them)"
+else
+  # Only the fuzz targets are built here; they compile the sources they exercise themselves.
+  fuzz_dir=${BUILD_DIR}/fuzz
+  cmake -S "$ROOT" -B "$fuzz_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_COMPILER="$clangxx" -DCMAKE_C_COMPILER="${clangxx/++/}" \
+    -DBARK_BUILD_FUZZERS=ON -DBARK_BUILD_TESTS=ON -DBARK_BUILD_TOOLS=OFF -DBARK_USE_CCACHE=ON \
+    -DBARK_REFERENCE_PYTHON="${BARK_VENV}/bin/python" >"${BUILD_DIR}/fuzz-configure.log" ||
+    { cat "${BUILD_DIR}/fuzz-configure.log"; exit 1; }
+  mapfile -t fuzz_targets < <(ninja -C "$fuzz_dir" -t targets all |
+    grep -oE '^([^:]*/)?fuzz_[A-Za-z0-9_]+:' | sed 's#.*/##; s/:$//' | sort -u)
+  if (( ${#fuzz_targets[@]} == 0 )); then
+    echo "no fuzz targets"
+  else
+    cmake --build "$fuzz_dir" --parallel "$JOBS" --target "${fuzz_targets[@]}"
+    run_ctest "${BUILD_DIR}/ctest-fuzz.log" --test-dir "$fuzz_dir" -L fuzz
+  fi
+fi
+end
+
 begin test
 # shellcheck disable=SC2086  # BARK_CTEST_ARGS is a list of words
-ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error --parallel "$JOBS" ${BARK_CTEST_ARGS:-}
+run_ctest "${BUILD_DIR}/ctest.log" --test-dir "$BUILD_DIR" ${BARK_CTEST_ARGS:-}
 end
