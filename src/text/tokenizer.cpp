@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "logging.h"
+#include "text/utf8.h"
 
 namespace bark::text {
 namespace {
@@ -87,24 +88,6 @@ void decode_utf8(std::string_view s, std::vector<char32_t>& out) {
     if (n == 0) throw_invalid_utf8(s, i);
     out.push_back(cp);
     i += n;
-  }
-}
-
-inline void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
   }
 }
 

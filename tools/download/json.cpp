@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "text/utf8.h"
+
 namespace bark::tools {
 
 class JsonParser {
@@ -128,24 +130,6 @@ class JsonParser {
     return v;
   }
 
-  static void append_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   std::string parse_string() {
     expect('"');
     std::string out;
@@ -179,7 +163,7 @@ class JsonParser {
           } else if (cp >= 0xDC00 && cp < 0xE000) {
             fail("lone low surrogate");
           }
-          append_utf8(out, cp);
+          bark::text::append_utf8(out, static_cast<char32_t>(cp));
           break;
         }
         default: fail(std::string("bad escape '\\") + e + "'");
