@@ -204,6 +204,13 @@ for t in threads:
         print(f"| text checkpoint load ({mb:.0f} MB file, warm cache) | {lo:.2f} s, peak RSS {ro:.0f} MB | "
               f"{lr:.2f} s, peak RSS {rr:.0f} MB | {ratio(lo, lr)} | {ratio(co, cr_)}; peak RSS ours/upstream "
               f"= {ro / rr:.2f} |")
+    print("\nSingle runs, wall seconds (semantic decode: ms/token), ours | upstream:\n")
+    for s, key, scale in (("semantic", "decode_seconds_per_token", 1000), ("coarse", "seconds", 1),
+                          ("fine", "seconds", 1), ("codec", "seconds", 1)):
+        a, b = runs(ours, s, key), runs(ref, s, key)
+        if a and b:
+            name = "semantic decode" if s == "semantic" else s
+            print(f"- {name}: {' '.join(f'{scale * x:.2f}' for x in a)} | {' '.join(f'{scale * x:.2f}' for x in b)}")
 EOF
 echo
 echo "results: $out"
