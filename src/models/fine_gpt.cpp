@@ -90,9 +90,7 @@ at::Tensor FineGPT::forward(int64_t pred_idx, const at::Tensor& idx) const {
     const at::Tensor q = qkv[0].view({B, T, nh, hs}).transpose(1, 2);  // (B, nh, T, hs)
     const at::Tensor k = qkv[1].view({B, T, nh, hs}).transpose(1, 2);
     const at::Tensor v = qkv[2].view({B, T, nh, hs}).transpose(1, 2);
-    at::Tensor att = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hs)));
-    att = at::softmax(att, -1);  // non-causal: no mask
-    const at::Tensor y = at::matmul(att, v).transpose(1, 2).contiguous().view({B, T, C});
+    const at::Tensor y = attend(q, k, v, at::Tensor());  // non-causal: no mask
     x = x + b.attn_proj(y);
     x = x + mlp_forward(b, b.ln_2(x));
   }

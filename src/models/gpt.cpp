@@ -88,6 +88,59 @@ void add_block_slots(TransformerBlock& b, const std::string& p, bool bias, io::P
   }
 }
 
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  const int64_t B = q.size(0), nh = q.size(1), T = q.size(2), hs = q.size(3), S = k.size(2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hs));
+  if (!q.device().is_cpu()) {  // GPUs: batched, as upstream
+    at::Tensor att = at::matmul(q, k.transpose(-2, -1)) * scale;
+    if (mask.defined()) att = att.masked_fill(mask, -INFINITY);
+    att = at::softmax(att, -1);
+    return at::matmul(att, v).transpose(1, 2).contiguous().view({B, T, nh * hs});
+  }
+  if (T == 1) {
+    // KV-cached decoding: one query row per head, so both products are matrix-vector products
+    // over the cached keys and values, read once. The batched GEMMs of at::matmul repack the
+    // whole cache on every step (10-20 % of a decode step at 900 cached positions). The dot
+    // products are the same; their summation order differs from the GEMM's (like `linear`'s
+    // single-row path), which moves no sampled token in the parity tests.
+    at::Tensor scores = at::empty({S}, q.options());
+    at::Tensor probs = at::empty({S}, q.options());
+    at::Tensor y = at::empty({B, 1, nh, hs}, q.options());
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t h = 0; h < nh; ++h) {
+        at::mv_out(scores, k[b][h], q[b][h][0]);
+        scores.mul_(scale);
+        at::_softmax_out(probs, scores, 0, /*half_to_float=*/false);
+        at::Tensor out = y[b][0][h];
+        at::mv_out(out, v[b][h].t(), probs);
+      }
+    }
+    return y.view({B, 1, nh * hs});
+  }
+  // Long sequences on the CPU: one head at a time through two reused (T, S) buffers. The
+  // batched form materialises three (B, nh, T, S) tensors per layer (48 MB each for the fine
+  // model's 1024 positions), above glibc's largest mmap threshold, so every one of them was a
+  // fresh mmap + munmap: millions of zero-filled page faults per stage, 15-28 % of its time.
+  // Each head's values are unchanged: at::matmul runs the same per-head GEMM on the same
+  // matrices (its bmm loops over the batch), and the scaling, masking and row-wise softmax are
+  // the same element-wise kernels, in place.
+  at::Tensor scores = at::empty({T, S}, q.options());
+  at::Tensor probs = at::empty({T, S}, q.options());
+  at::Tensor yh = at::empty({T, hs}, q.options());
+  at::Tensor y = at::empty({B, T, nh, hs}, q.options());
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < nh; ++h) {
+      at::mm_out(scores, q[b][h], k[b][h].t());
+      scores.mul_(scale);
+      if (mask.defined()) scores.masked_fill_(mask, -INFINITY);
+      at::_softmax_out(probs, scores, -1, /*half_to_float=*/false);
+      at::mm_out(yh, probs, v[b][h]);
+      y[b].select(1, h).copy_(yh);
+    }
+  }
+  return y.view({B, T, nh * hs});
+}
+
 at::Tensor mlp_forward(const TransformerBlock& b, const at::Tensor& x) {
   return b.mlp_proj(at::gelu(b.c_fc(x)));  // nn.GELU(): exact erf form
 }
@@ -165,15 +218,9 @@ at::Tensor GPT::attention(const TransformerBlock& block, const at::Tensor& x, in
     }
   }
   const int64_t full_t = past + T;
-  // model.py manual attention (no SDPA in torch 1.13, as upstream runs there)
-  at::Tensor att = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hs)));
-  if (T > 1) {
-    // with one query row the mask selects nothing, so skipping it changes no value
-    att = att.masked_fill(causal_mask_.slice(0, full_t - T, full_t).slice(1, 0, full_t), -INFINITY);
-  }
-  att = at::softmax(att, -1);
-  at::Tensor y = at::matmul(att, v);                   // (B, nh, T, hs)
-  y = y.transpose(1, 2).contiguous().view({B, T, C});  // heads side by side
+  // with one query row the mask selects nothing, so skipping it changes no value
+  const at::Tensor mask = T > 1 ? causal_mask_.slice(0, full_t - T, full_t).slice(1, 0, full_t) : at::Tensor();
+  const at::Tensor y = attend(q, k, v, mask);
   return block.attn_proj(y);
 }
 

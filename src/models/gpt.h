@@ -58,6 +58,10 @@ struct TransformerBlock {
 void add_block_slots(TransformerBlock& block, const std::string& prefix, bool bias, io::ParamSlots& slots);
 // Allocates a block's tensors (zeros) for width C.
 TransformerBlock make_block(int64_t C, bool bias, bool layer_norm_bias);
+// softmax(q k^T / sqrt(hs) [masked]) v as model.py / model_fine.py compute it without SDPA.
+// q: (B, nh, T, hs); k, v: (B, nh, S, hs); `mask`: (T, S) bool, true where a score is replaced
+// by -inf, or undefined (no mask). Returns (B, T, nh * hs): the heads side by side.
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
 // nanoGPT MLP: c_proj(gelu(c_fc(x))).
 at::Tensor mlp_forward(const TransformerBlock& block, const at::Tensor& x);
 
