@@ -362,6 +362,7 @@ class PipelineImpl {
       }
       text_ = std::make_unique<models::GPT>(cfg);
       text_->load(ck);
+      if (options_.precision == Precision::Fp16) text_->to_half();
       text_->to(home_device());
     }
     return *text_;
@@ -378,6 +379,7 @@ class PipelineImpl {
       }
       coarse_ = std::make_unique<models::GPT>(cfg);
       coarse_->load(ck);
+      if (options_.precision == Precision::Fp16) coarse_->to_half();
       coarse_->to(home_device());
     }
     return *coarse_;

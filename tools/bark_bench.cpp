@@ -40,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include "bark/options.h"
 #include "generation/constants.h"
 #include "generation/generation.h"
 #include "io/checkpoint.h"
@@ -282,6 +283,7 @@ struct Options {
   std::string checkpoint;
   std::string json;
   uint64_t seed = 0;
+  std::string precision = "fp32";  // fp16: the fast mode of the text and coarse models
 };
 
 struct LoadResult {
@@ -432,8 +434,8 @@ std::optional<double> end_to_end_seconds(const Report& r, double* semantic_est) 
 
 void print_table(const Report& r, std::FILE* out) {
   const auto& t = r.threads;
-  std::fprintf(out, "bark-bench (C++ port), size %s, audio %.2f s, %d run(s)%s\n", r.opt.size.c_str(),
-               audio_frames_seconds(r), r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
+  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s, audio %.2f s, %d run(s)%s\n", r.opt.size.c_str(),
+               r.opt.precision.c_str(), audio_frames_seconds(r), r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
   std::fprintf(out, "threads: torch %d (interop %d), OpenBLAS %d | OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s "
                "OMP_WAIT_POLICY=%s\n",
                t.torch_threads, t.torch_interop_threads, t.openblas_threads, t.omp_num_threads.c_str(),
@@ -481,6 +483,7 @@ std::string to_json(const Report& r) {
   const auto& t = r.threads;
   j << "{\n  \"impl\": \"bark.cpp\",\n";
   j << "  \"size\": " << json_str(r.opt.size) << ",\n";
+  j << "  \"precision\": " << json_str(r.opt.precision) << ",\n";
   j << "  \"audio_seconds\": " << json_num(audio_frames_seconds(r)) << ",\n";
   j << "  \"repeat\": " << r.opt.repeat << ",\n  \"warmup\": " << r.opt.warmup << ",\n";
   j << "  \"threads\": {\"torch\": " << t.torch_threads << ", \"torch_interop\": " << t.torch_interop_threads
@@ -648,6 +651,10 @@ int run(const Options& opt) {
     codec = std::make_unique<models::Encodec>(cc);
     load_random(*codec);
   }
+  if (bark::parse_precision(opt.precision) == bark::Precision::Fp16) {  // as Pipeline does after loading
+    if (text) text->to_half();
+    if (coarse) coarse->to_half();
+  }
   rep.init_seconds = seconds_since(t_init);
   rep.rss_after_init_mb = current_rss_mb();
   if (text) rep.params["text"] = count_params(text->named_parameters());
@@ -706,6 +713,8 @@ int main(int argc, char** argv) {
                  "time loading this upstream-format checkpoint (scripts/bench_reference.py --write-checkpoint)");
   app.add_option("--json", opt.json, "write the results as JSON to this file ('-' = stdout, table to stderr)");
   app.add_option("--seed", opt.seed, "seed of the random weights");
+  app.add_option("--precision", opt.precision, "fp32 (exact, default) or fp16 (fast mode of the text and coarse models)")
+      ->check(CLI::IsMember({"fp32", "fp16"}));
   CLI11_PARSE(app, argc, argv);
   try {
     return run(opt);

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   bark::PipelineOptions pipe_opts;
   bark::GenerationOptions gen;
   std::string text, text_file, output = "bark_generation.wav", device = "auto", save_prompt, format = "pcm16";
+  std::string precision = "fp32";
   uint64_t seed = 0;
   bool silent = false, print_tokens = false;
   int verbose = 0;
@@ -96,6 +97,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda", "mps"}, CLI::ignore_case));
   app.add_flag("--offload", pipe_opts.offload_cpu, "Keep idle models on the CPU (less GPU memory)");
   app.add_option("--threads", pipe_opts.num_threads, "CPU threads (0 = physical cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--precision", precision,
+                 "fp32: exact, same tokens as upstream Bark; fp16: faster, drifts (docs/PERFORMANCE.md)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "fp16"}, CLI::ignore_case));
   app.add_option("--save-prompt", save_prompt, "Also save the generation as a history prompt PATH.npz");
   app.add_option("--format", format, "WAV sample format: pcm16 or f32")->capture_default_str()
       ->check(CLI::IsMember({"pcm16", "f32"}));
@@ -129,6 +133,7 @@ int main(int argc, char** argv) {
     if (!text_file.empty()) text = read_text(text_file);
     else if (text_opt->count() == 0) throw std::invalid_argument("no text: pass TEXT or --text-file PATH (see bark-cli --help)");
     pipe_opts.device = bark::parse_device(device);
+    pipe_opts.precision = bark::parse_precision(precision);
     if (print_tokens) {
       bark::Pipeline pipe(pipe_opts);
       std::string line;

@@ -21,6 +21,21 @@ enum class Device {
 Device parse_device(const std::string& name);
 const char* device_name(Device device);
 
+// Weight precision of the semantic (text) and coarse models.
+enum class Precision {
+  // Exact mode: fp32 as upstream; same tokens as upstream Bark for the same seed.
+  Fp32,
+  // Fast mode: their weights are stored in fp16 (half the memory) and KV-cached decoding reads
+  // them as fp16 (half the memory traffic; fp32 arithmetic). Faster on the CPU, but outputs
+  // drift from upstream's: see docs/PERFORMANCE.md for the measured speed-up and drift. The
+  // fine model and the codec stay fp32.
+  Fp16,
+};
+
+// Parses "fp32", "fp16" (case-insensitive). Throws std::invalid_argument.
+Precision parse_precision(const std::string& name);
+const char* precision_name(Precision precision);
+
 struct PipelineOptions {
   // Directory holding the checkpoints, vocab.txt and prompts/ (see README, "Model directory").
   // Empty: $BARK_MODEL_DIR, then $XDG_CACHE_HOME/bark-cpp (~/.cache/bark-cpp).
@@ -36,6 +51,8 @@ struct PipelineOptions {
   bool offload_cpu = false;
   // Intra-op threads for libtorch. 0 = number of physical cores.
   int num_threads = 0;
+  // Fp32 reproduces upstream exactly; Fp16 is the optional fast mode (see Precision).
+  Precision precision = Precision::Fp32;
 };
 
 // Progress of a stage: stage is "semantic", "coarse", "fine" or "codec"; done/total in steps.

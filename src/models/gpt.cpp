@@ -6,11 +6,21 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "models/half.h"
+
 namespace bark::models {
 
 at::Tensor Linear::operator()(const at::Tensor& x) const { return linear(x, weight, bias); }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (weight.scalar_type() == at::kHalf) {  // fast mode (GPT::to_half)
+    if (x.numel() == x.size(-1) && x.device().is_cpu()) {
+      std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+      shape.back() = weight.size(0);
+      return half_matvec(weight, x, bias).view(shape);
+    }
+    return at::linear(x, weight.device().is_cpu() ? half_to_float(weight) : weight.to(at::kFloat), bias);
+  }
   // One row (KV-cached decoding): a matrix-vector product reads each weight once, where
   // at::linear's 1-row GEMM packs the whole weight matrix on every call (~5x slower here).
   if (x.numel() == x.size(-1) && x.device().is_cpu()) {
@@ -192,8 +202,8 @@ KVCache GPT::make_cache(int64_t batch, int64_t capacity) const {
   KVCache cache;
   const int64_t hs = config_.n_embd / config_.n_head;
   for (int64_t i = 0; i < config_.n_layer; ++i) {
-    cache.k.push_back(at::empty({batch, config_.n_head, capacity, hs}, wte_.options()));
-    cache.v.push_back(at::empty({batch, config_.n_head, capacity, hs}, wte_.options()));
+    cache.k.push_back(at::empty({batch, config_.n_head, capacity, hs}, wpe_.options()));
+    cache.v.push_back(at::empty({batch, config_.n_head, capacity, hs}, wpe_.options()));
   }
   cache.capacity = capacity;
   return cache;
@@ -224,6 +234,21 @@ at::Tensor GPT::attention(const TransformerBlock& block, const at::Tensor& x, in
   return block.attn_proj(y);
 }
 
+void GPT::to_half() {
+  for (auto& b : h_) {
+    for (Linear* l : {&b.c_attn, &b.attn_proj, &b.c_fc, &b.mlp_proj}) l->weight = l->weight.to(at::kHalf).contiguous();
+  }
+  lm_head_ = lm_head_.to(at::kHalf).contiguous();
+  wte_ = wte_.to(at::kHalf).contiguous();
+}
+
+bool GPT::is_half() const { return lm_head_.scalar_type() == at::kHalf; }
+
+at::Tensor GPT::embed(const at::Tensor& table, const at::Tensor& idx) {
+  at::Tensor e = at::embedding(table, idx);
+  return e.scalar_type() == at::kFloat ? e : e.to(at::kFloat);
+}
+
 at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cache, std::vector<at::Tensor>* hidden,
                         int64_t logit_begin, int64_t logit_end) const {
   TORCH_CHECK(idx.dim() == 2, "GPT.forward: idx must be (B, T)");
@@ -231,17 +256,17 @@ at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cach
   at::Tensor tok_emb;
   int64_t t = idx.size(1);
   if (past > 0) {
-    tok_emb = at::embedding(wte_, idx);
+    tok_emb = embed(wte_, idx);
   } else if (merge_context) {
     TORCH_CHECK(idx.size(1) >= 256 + 256 + 1, "merge_context needs at least 513 ids, got ", idx.size(1));
     t = idx.size(1) - 256;
-    tok_emb = at::cat({at::embedding(wte_, idx.slice(1, 0, 256)) + at::embedding(wte_, idx.slice(1, 256, 512)),
-                       at::embedding(wte_, idx.slice(1, 512))},
+    tok_emb = at::cat({embed(wte_, idx.slice(1, 0, 256)) + embed(wte_, idx.slice(1, 256, 512)),
+                       embed(wte_, idx.slice(1, 512))},
                       1);
   } else {
     TORCH_CHECK(t <= config_.block_size, "Cannot forward sequence of length ", t, ", block size is only ",
                 config_.block_size);
-    tok_emb = at::embedding(wte_, idx);
+    tok_emb = embed(wte_, idx);
   }
   TORCH_CHECK(past + t <= config_.block_size, "position ", past + t - 1, " is beyond the block size ",
               config_.block_size);

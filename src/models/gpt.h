@@ -33,7 +33,8 @@ struct KVCache {
   bool empty() const { return length == 0; }
 };
 
-// y = x W^T + b like at::linear; single rows go through a matrix-vector product.
+// y = x W^T + b like at::linear; single rows go through a matrix-vector product. A half
+// weight (fast mode) is widened to fp32 for GEMMs and read as fp16 by matrix-vector products.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 // One Linear + its optional bias.
@@ -91,7 +92,14 @@ class GPT {
 
   KVCache make_cache(int64_t batch, int64_t capacity) const;
 
+  // Fast mode: stores the token embedding, every block's Linear weights and lm_head in fp16
+  // (about half the memory). KV-cached decoding then runs fp16 matrix-vector products (half the
+  // memory traffic); prefills widen each weight to fp32 for the GEMM. Outputs drift from upstream.
+  void to_half();
+  bool is_half() const;
+
  private:
+  static at::Tensor embed(const at::Tensor& table, const at::Tensor& idx);  // fp32 rows of a table
   at::Tensor attention(const TransformerBlock& block, const at::Tensor& x, int64_t layer, KVCache* cache) const;
 
   GPTConfig config_;
