@@ -109,7 +109,7 @@ TEST_CASE("bark-cli --help shows every option and copy-paste examples; --version
   CHECK(help.err.empty());
   for (const char* opt : {"TEXT", "--text-file", "-o,--output", "bark_generation.wav", "--voice", "--text-temp",
                           "--waveform-temp", "0.7", "--seed", "--model-dir", "BARK_MODEL_DIR", "--small", "--device",
-                          "auto,cpu,cuda,mps", "--offload", "--threads", "--save-prompt", "--format", "pcm16,f32",
+                          "auto,cpu,cuda,mps", "--offload", "--threads", "--precision", "fp32", "--save-prompt", "--format", "pcm16,f32",
                           "--silent", "-v,--verbose", "--print-tokens", "--version", "download", "Examples:",
                           "bark-cli download", "--voice v2/en_speaker_6 -o"}) {
     CHECK_THAT(help.out, Contains(opt));
@@ -130,6 +130,7 @@ TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
       {{"hi", "--waveform-temp", "0"}, "temperature must be a number > 0, got '0'"},
       {{"hi", "--waveform-temp", "nan"}, "temperature must be a number > 0"},
       {{"hi", "--format", "mp3"}, "--format: mp3 not in {pcm16,f32}"},
+      {{"hi", "--precision", "int8"}, "--precision: int8 not in {fp32,fp16}"},
       {{"hi", "--threads", "-2"}, "--threads"},
       {{"hi", "--seed", "x"}, "--seed"},
       {{"hi", "--text-file", (root / "t.txt").string()}, "excludes"},
@@ -311,6 +312,25 @@ TEST_CASE("bark-cli seeded run reproduces the upstream fixture tokens and wavefo
   for (size_t i = 0; i < wav.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(audio.samples[i] - wav[i])));
   INFO("max abs diff " << max_diff);
   CHECK(max_diff <= 1e-4);
+}
+
+TEST_CASE("bark-cli --precision fp16 writes a valid WAV and history prompt", "[cli]") {
+  const auto root = bark_test::unique_temp_dir("cli_fp16");
+  const auto dir = make_model_dir(root);
+  const auto out = root / "fast.wav", prompt = root / "fast.npz";
+  auto r = run_cli({fixture_text("t0"), "--small", "--model-dir", dir.string(), "--seed", "0", "--precision", "fp16",
+                    "--save-prompt", prompt.string(), "-o", out.string(), "--device", "cpu", "--threads", "1"},
+                   bark_test::clean_env(root / "home"));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto got = read_saved(prompt);
+  REQUIRE_FALSE(got.semantic.empty());
+  for (int64_t t : got.semantic) CHECK((t >= 0 && t < 10'000));
+  REQUIRE(got.fine_shape.size() == 2);
+  CHECK(got.fine_shape[0] == 8);
+  const auto audio = bark::read_wav(out.string());
+  CHECK(audio.sample_rate == 24000);
+  CHECK(static_cast<int64_t>(audio.samples.size()) == got.fine_shape[1] * 320);
 }
 
 namespace {
