@@ -69,11 +69,16 @@ __attribute__((target("avx2,fma,f16c"))) void matvec_avx2(const c10::Half* w, co
       y[r + i] = s + (bias ? bias[r + i] : 0.f);
     }
   }
-  for (; r < end; ++r) {
+  for (; r < end; ++r) {  // the same arithmetic per row as above, so no result depends on the split
     const c10::Half* wr = w + r * cols;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t c = 0; c < cols8; c += 8) acc = _mm256_fmadd_ps(load8(wr + c), _mm256_loadu_ps(x + c), acc);
-    y[r] = hsum(acc) + dot_portable(wr + cols8, x + cols8, cols - cols8) + (bias ? bias[r] : 0.f);
+    __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+    for (int64_t c = 0; c < cols16; c += 16) {
+      a = _mm256_fmadd_ps(load8(wr + c), _mm256_loadu_ps(x + c), a);
+      b = _mm256_fmadd_ps(load8(wr + c + 8), _mm256_loadu_ps(x + c + 8), b);
+    }
+    if (cols8 > cols16) a = _mm256_fmadd_ps(load8(wr + cols16), _mm256_loadu_ps(x + cols16), a);
+    const float s = hsum(_mm256_add_ps(a, b)) + dot_portable(wr + cols8, x + cols8, cols - cols8);
+    y[r] = s + (bias ? bias[r] : 0.f);
   }
 }
 
@@ -109,6 +114,11 @@ at::Tensor half_matvec(const at::Tensor& weight, const at::Tensor& x, const at::
   const float* bp = b.defined() ? b.data_ptr<float>() : nullptr;
   float* yp = y.data_ptr<float>();
   const bool vec = half_kernels_vectorized();
+  // at::parallel_for is an inline `#pragma omp parallel` in libtorch's OpenMP builds, and bark is
+  // compiled without OpenMP, so there this runs on the calling thread. (Built with -fopenmp it
+  // reached 14 GB/s on 2 threads in isolation but gained nothing inside decode steps, where each
+  // of ~50 calls per step wakes a sleeping OpenMP thread under OMP_WAIT_POLICY=PASSIVE.) Every
+  // row gets the same arithmetic wherever a split falls, so threads never change a result.
   at::parallel_for(0, rows, kRowGrain, [&](int64_t begin, int64_t end) {
 #ifdef BARK_HALF_X86
     if (vec) return matvec_avx2(w, xp, bp, yp, begin, end, cols);
