@@ -265,79 +265,59 @@ std::string describe(const Options& o) {
   return s;
 }
 
-}  // namespace
-
-TEST_CASE("upstream generate_audio: more seeds, voices, temperatures and texts", "[parity][reference]") {
-  const auto dir = reference_dir("audio");
-  const auto files = case_files(dir);
-  REQUIRE(files.size() >= 5);
+// Runs `check(file, g, o)` in one SECTION per reference case of `kind` (at least `min_cases` of them).
+template <typename Check>
+void for_each_case(const std::string& kind, size_t min_cases, Check&& check) {
+  const auto files = case_files(reference_dir(kind));
+  REQUIRE(files.size() >= min_cases);
   for (const auto& file : files) {
     SECTION(file.stem().string()) {
       const bark_test::Npz g(file.string());
       const Options o = options_of(g);
       INFO(describe(o));
-      REQUIRE(need(o, "kind") == "audio");
-      const auto r = pipeline().generate_audio_full(utf8_of(g.arrays.at("text")), generation_options(o));
-      const auto ref_semantic = g.arrays.at("semantic").to_int64();
-      INFO("semantic: " << compare_tokens(r.full.semantic_prompt, ref_semantic));
-      CHECK(r.full.semantic_prompt == ref_semantic);
-      check_codes("coarse", r.full.coarse_prompt, codes_of(g, "coarse"));
-      check_codes("fine", r.full.fine_prompt, codes_of(g, "fine"));
-      check_wav(file.stem().string(), r.audio.samples, g.arrays.at("wav").to_float32());
+      REQUIRE(need(o, "kind") == kind);
+      check(file, g, o);
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("upstream generate_audio: more seeds, voices, temperatures and texts", "[parity][reference]") {
+  for_each_case("audio", 5, [](const fs::path& file, const bark_test::Npz& g, const Options& o) {
+    const auto r = pipeline().generate_audio_full(utf8_of(g.arrays.at("text")), generation_options(o));
+    const auto ref_semantic = g.arrays.at("semantic").to_int64();
+    INFO("semantic: " << compare_tokens(r.full.semantic_prompt, ref_semantic));
+    CHECK(r.full.semantic_prompt == ref_semantic);
+    check_codes("coarse", r.full.coarse_prompt, codes_of(g, "coarse"));
+    check_codes("fine", r.full.fine_prompt, codes_of(g, "fine"));
+    check_wav(file.stem().string(), r.audio.samples, g.arrays.at("wav").to_float32());
+  });
 }
 
 TEST_CASE("upstream generate_text_semantic: kv caching off, top_k, top_p, min_eos_p, max duration, no early stop",
           "[parity][reference]") {
-  const auto dir = reference_dir("semantic");
-  const auto files = case_files(dir);
-  REQUIRE(files.size() >= 8);
-  for (const auto& file : files) {
-    SECTION(file.stem().string()) {
-      const bark_test::Npz g(file.string());
-      const Options o = options_of(g);
-      INFO(describe(o));
-      REQUIRE(need(o, "kind") == "semantic");
-      const auto ours = pipeline().text_to_semantic(utf8_of(g.arrays.at("text")), generation_options(o));
-      const auto ref = g.arrays.at("semantic").to_int64();
-      INFO("semantic: " << compare_tokens(ours, ref));
-      CHECK(ours == ref);
-    }
-  }
+  for_each_case("semantic", 8, [](const fs::path&, const bark_test::Npz& g, const Options& o) {
+    const auto ours = pipeline().text_to_semantic(utf8_of(g.arrays.at("text")), generation_options(o));
+    const auto ref = g.arrays.at("semantic").to_int64();
+    INFO("semantic: " << compare_tokens(ours, ref));
+    CHECK(ours == ref);
+  });
 }
 
 TEST_CASE("upstream generate_coarse: history / window lengths, kv caching off, top_k, top_p", "[parity][reference]") {
-  const auto dir = reference_dir("coarse");
-  const auto files = case_files(dir);
-  REQUIRE(files.size() >= 5);
-  for (const auto& file : files) {
-    SECTION(file.stem().string()) {
-      const bark_test::Npz g(file.string());
-      const Options o = options_of(g);
-      INFO(describe(o));
-      REQUIRE(need(o, "kind") == "coarse");
-      const auto ours = pipeline().generate_coarse(g.arrays.at("semantic_in").to_int64(), generation_options(o));
-      check_codes("coarse", ours, codes_of(g, "coarse"));
-    }
-  }
+  for_each_case("coarse", 5, [](const fs::path&, const bark_test::Npz& g, const Options& o) {
+    const auto ours = pipeline().generate_coarse(g.arrays.at("semantic_in").to_int64(), generation_options(o));
+    check_codes("coarse", ours, codes_of(g, "coarse"));
+  });
 }
 
 TEST_CASE("upstream generate_fine: argmax, several windows, 1..3 given codebooks, prompts of every length",
           "[parity][reference]") {
-  const auto dir = reference_dir("fine");
-  const auto files = case_files(dir);
-  REQUIRE(files.size() >= 5);
-  for (const auto& file : files) {
-    SECTION(file.stem().string()) {
-      const bark_test::Npz g(file.string());
-      const Options o = options_of(g);
-      INFO(describe(o));
-      REQUIRE(need(o, "kind") == "fine");
-      const auto ours = pipeline().generate_fine(codes_of(g, "coarse_in"), generation_options(o));
-      check_codes("fine", ours, codes_of(g, "fine"));
-    }
-  }
+  for_each_case("fine", 5, [](const fs::path&, const bark_test::Npz& g, const Options& o) {
+    const auto ours = pipeline().generate_fine(codes_of(g, "coarse_in"), generation_options(o));
+    check_codes("fine", ours, codes_of(g, "fine"));
+  });
 }
 
 // generation.py's top_p branch on the CPU in numpy (argsort, scipy softmax, cumsum, all float32)

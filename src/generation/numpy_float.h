@@ -27,38 +27,26 @@ inline bool less(float a, float b) { return a < b || (b != b && a == a); }
 
 namespace detail {
 
+// Moves `tmp` down the 1-based heap a[1..n] from slot i (numpy's sift-down loop).
+inline void sift_down(const float* v, int64_t* a, int64_t i, int64_t tmp, int64_t n) {
+  for (int64_t j = i << 1; j <= n;) {
+    if (j < n && less(v[a[j]], v[a[j + 1]])) j += 1;
+    if (!less(v[tmp], v[a[j]])) break;
+    a[i] = a[j];
+    i = j;
+    j += j;
+  }
+  a[i] = tmp;
+}
+
 inline void aheapsort(const float* v, int64_t* tosort, int64_t n) {
   int64_t* a = tosort - 1;  // 1-based heap indexing
-  int64_t i, j, l, tmp;
-  for (l = n >> 1; l > 0; --l) {
-    tmp = a[l];
-    for (i = l, j = l << 1; j <= n;) {
-      if (j < n && less(v[a[j]], v[a[j + 1]])) j += 1;
-      if (less(v[tmp], v[a[j]])) {
-        a[i] = a[j];
-        i = j;
-        j += j;
-      } else {
-        break;
-      }
-    }
-    a[i] = tmp;
-  }
+  for (int64_t l = n >> 1; l > 0; --l) sift_down(v, a, l, a[l], n);
   for (; n > 1;) {
-    tmp = a[n];
+    const int64_t tmp = a[n];
     a[n] = a[1];
     n -= 1;
-    for (i = 1, j = 2; j <= n;) {
-      if (j < n && less(v[a[j]], v[a[j + 1]])) j++;
-      if (less(v[tmp], v[a[j]])) {
-        a[i] = a[j];
-        i = j;
-        j += j;
-      } else {
-        break;
-      }
-    }
-    a[i] = tmp;
+    sift_down(v, a, 1, tmp, n);
   }
 }
 
