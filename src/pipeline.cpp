@@ -362,7 +362,10 @@ class PipelineImpl {
       }
       text_ = std::make_unique<models::GPT>(cfg);
       text_->load(ck);
-      if (options_.precision == Precision::Fp16) text_->to_half();
+      if (options_.precision == Precision::Fp16) {
+        text_->to_half();
+        log().info("text model: fp16 weights (fast mode: outputs differ from upstream's)");
+      }
       text_->to(home_device());
     }
     return *text_;
@@ -379,7 +382,10 @@ class PipelineImpl {
       }
       coarse_ = std::make_unique<models::GPT>(cfg);
       coarse_->load(ck);
-      if (options_.precision == Precision::Fp16) coarse_->to_half();
+      if (options_.precision == Precision::Fp16) {
+        coarse_->to_half();
+        log().info("coarse model: fp16 weights (fast mode: outputs differ from upstream's)");
+      }
       coarse_->to(home_device());
     }
     return *coarse_;
