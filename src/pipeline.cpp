@@ -7,18 +7,14 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
-#include <dlfcn.h>
-
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <set>
 #include <mutex>
 #include <random>
 #include <stdexcept>
-#include <thread>
 
 #include "bark/history_prompt.h"
+#include "cpu_threads.h"
 #include "device.h"
 #include "generation/constants.h"
 #include "generation/generation.h"
@@ -52,32 +48,6 @@ DeviceAvailability probe_devices() {
   a.cuda = at::hasCUDA() && at::getNumGPUs() > 0;
   a.mps = at::hasMPS();
   return a;
-}
-
-// Physical cores (hyper-threads share one core's FMA units and memory bandwidth), from sysfs;
-// falls back to the logical count.
-int physical_cores() {
-  std::set<std::pair<std::string, std::string>> cores;
-  for (unsigned cpu = 0; cpu < 4096; ++cpu) {
-    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-    std::ifstream pkg(base + "physical_package_id"), core(base + "core_id");
-    if (!pkg || !core) break;
-    std::string p, c;
-    pkg >> p;
-    core >> c;
-    cores.emplace(p, c);
-  }
-  const int logical = static_cast<int>(std::thread::hardware_concurrency());
-  if (cores.empty()) return std::max(1, logical);
-  return std::max(1, std::min(static_cast<int>(cores.size()), logical > 0 ? logical : 1 << 20));
-}
-
-// libtorch's BLAS (OpenBLAS, pthread build on Debian) keeps its own thread pool, sized to all
-// cores and busy-waiting, whatever at::set_num_threads says; on a loaded machine that
-// spinning costs several times the work. Size it like torch's pool when the symbol exists.
-void set_blas_threads(int threads) {
-  using SetThreads = void (*)(int);
-  if (auto fn = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(threads);
 }
 
 // torch.manual_seed(seed): the CPU generator (and every CUDA generator when present).
@@ -165,9 +135,7 @@ class PipelineImpl {
     if (options.num_threads < 0) {
       throw std::invalid_argument("num_threads must be >= 0, got " + std::to_string(options.num_threads));
     }
-    const int threads = options.num_threads > 0 ? options.num_threads : physical_cores();
-    at::set_num_threads(threads);  // libtorch starts with 1 thread here
-    set_blas_threads(threads);
+    const int threads = set_cpu_threads(options.num_threads);
     devices_ = choose_device(options.device, options.enable_mps, probe_devices());
     log().debug("device: models on {}, codec on {}, {} threads{}", device_name(devices_.models),
                 device_name(devices_.codec), threads, options.offload_cpu ? ", CPU offload" : "");

@@ -37,10 +37,10 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bark/options.h"
+#include "cpu_threads.h"
 #include "generation/constants.h"
 #include "generation/generation.h"
 #include "io/checkpoint.h"
@@ -51,7 +51,6 @@
 // OpenBLAS keeps its own thread pool (OPENBLAS_NUM_THREADS, or one per core), not governed by
 // at::set_num_threads. Weak, so that another BLAS behind libtorch still links (reported as -1).
 extern "C" int openblas_get_num_threads(void) __attribute__((weak));
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
 namespace {
 
@@ -581,10 +580,7 @@ int run(const Options& opt) {
   }
   if (opt.repeat < 1 || opt.warmup < 0) throw std::invalid_argument("--repeat must be >= 1 and --warmup >= 0");
   if (opt.threads < 0) throw std::invalid_argument("--threads must be >= 0");
-  // As bark::Pipeline does: torch's pool and OpenBLAS's sized alike (default: every logical CPU).
-  const int threads = opt.threads > 0 ? opt.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
-  if (openblas_set_num_threads != nullptr) openblas_set_num_threads(threads);
+  bark::set_cpu_threads(opt.threads);  // as bark::Pipeline does: torch's and OpenBLAS's pools alike
 
   Report rep;
   rep.opt = opt;
@@ -708,7 +704,7 @@ int main(int argc, char** argv) {
   app.add_option("--repeat", opt.repeat, "timed rounds; the report gives median and min");
   app.add_option("--warmup", opt.warmup, "untimed rounds first (default 0)");
   app.add_option("--threads", opt.threads,
-                 "at::set_num_threads(N) and OpenBLAS's pool to N, as bark::Pipeline does; 0 = all logical CPUs");
+                 "at::set_num_threads(N) and OpenBLAS's pool to N, as bark::Pipeline does; 0 = physical cores");
   app.add_option("--checkpoint", opt.checkpoint,
                  "time loading this upstream-format checkpoint (scripts/bench_reference.py --write-checkpoint)");
   app.add_option("--json", opt.json, "write the results as JSON to this file ('-' = stdout, table to stderr)");

@@ -13,22 +13,18 @@ namespace bark::models {
 at::Tensor Linear::operator()(const at::Tensor& x) const { return linear(x, weight, bias); }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  if (weight.scalar_type() == at::kHalf) {  // fast mode (GPT::to_half)
-    if (x.numel() == x.size(-1) && x.device().is_cpu()) {
-      std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-      shape.back() = weight.size(0);
-      return half_matvec(weight, x, bias).view(shape);
-    }
-    return at::linear(x, weight.device().is_cpu() ? half_to_float(weight) : weight.to(at::kFloat), bias);
-  }
+  const bool half = weight.scalar_type() == at::kHalf;  // fast mode (GPT::to_half)
   // One row (KV-cached decoding): a matrix-vector product reads each weight once, where
   // at::linear's 1-row GEMM packs the whole weight matrix on every call (~5x slower here).
   if (x.numel() == x.size(-1) && x.device().is_cpu()) {
-    at::Tensor y = bias.defined() ? at::addmv(bias, weight, x.reshape({-1})) : at::mv(weight, x.reshape({-1}));
+    at::Tensor y;
+    if (half) y = half_matvec(weight, x, bias);
+    else y = bias.defined() ? at::addmv(bias, weight, x.reshape({-1})) : at::mv(weight, x.reshape({-1}));
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = weight.size(0);
     return y.view(shape);
   }
+  if (half) return at::linear(x, weight.device().is_cpu() ? half_to_float(weight) : weight.to(at::kFloat), bias);
   return at::linear(x, weight, bias);
 }
 
