@@ -21,8 +21,9 @@ int main(int argc, char** argv) {
     bark::GenerationOptions generation;
     generation.voice = "v2/en_speaker_6";
     generation.seed = 0;  // same seed, same audio
-    generation.on_progress = [](const std::string& stage, int64_t done, int64_t total) {
-      std::cerr << "\r" << stage << " " << done << "/" << total << std::flush;
+    generation.on_progress = [](const bark::Progress& p) {
+      std::cerr << "\r" << bark::stage_name(p.stage) << " " << p.done << "/" << p.total << "   " << std::flush;
+      return true;  // false would cancel the generation (bark::Cancelled)
     };
     const bark::Audio audio = pipeline.generate_audio(argc > 1 ? argv[1] : "Hello, my dog is cute [laughs]", generation);
     bark::write_wav("hello.wav", audio);

@@ -1,46 +1,52 @@
-// bark::Pipeline: api.py on top of generation.py's stages.
+// bark::Pipeline: api.py on top of generation.py's stages. The weights live in a ModelStore
+// (loaded once, read-only); every public call builds its own Call (generator, progress,
+// cancellation, log verbosity) and runs the stages with it.
 #include "bark/pipeline.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
 
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <new>
 #include <random>
 #include <stdexcept>
 
 #include "bark/history_prompt.h"
 #include "cpu_threads.h"
 #include "device.h"
+#include "engine/generator_impl.h"
+#include "engine/model_store.h"
 #include "generation/constants.h"
 #include "generation/generation.h"
-#include "io/checkpoint.h"
 #include "logging.h"
 #include "model_files.h"
-#include "models/encodec.h"
-#include "models/fine_gpt.h"
-#include "models/gpt.h"
 #include "text/tokenizer.h"
 
 namespace bark {
+
+Cancelled::~Cancelled() = default;
+
+const char* stage_name(Stage stage) {
+  switch (stage) {
+    case Stage::Semantic: return "semantic";
+    case Stage::Coarse: return "coarse";
+    case Stage::Fine: return "fine";
+    case Stage::Codec: return "codec";
+  }
+  return "?";
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-at::Device to_at(Device d) {
-  switch (d) {
-    case Device::Cuda: return at::Device(at::kCUDA);
-    case Device::Mps: return at::Device(at::kMPS);
-    default: return at::Device(at::kCPU);
-  }
 }
 
 DeviceAvailability probe_devices() {
@@ -50,19 +56,23 @@ DeviceAvailability probe_devices() {
   return a;
 }
 
-// torch.manual_seed(seed): the CPU generator (and every CUDA generator when present).
-void manual_seed(uint64_t seed) {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  {
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_current_seed(seed);
-  }
-  if (at::hasCUDA()) {
-    for (size_t i = 0; i < at::getNumGPUs(); ++i) {
-      auto cuda_gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(i)));
-      std::lock_guard<std::mutex> lock(cuda_gen.mutex());
-      cuda_gen.set_current_seed(seed);
-    }
+// The first line of a torch error, without the C++ backtrace torch appends.
+std::string one_line(const std::string& what) {
+  std::string line = what.substr(0, what.find('\n'));
+  return line.empty() ? "tensor operation failed" : line;
+}
+
+// Every public entry point runs through this: torch's c10::Error and std::bad_alloc become one
+// line std::runtime_errors; everything else (ours, bark::Cancelled, whatever a progress callback
+// threw) passes unchanged.
+template <typename F>
+auto guarded(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(std::string(what) + ": " + one_line(e.what_without_backtrace()));
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error(std::string(what) + ": out of memory");
   }
 }
 
@@ -127,53 +137,120 @@ void validate_codes(const CodebookTokens& t, int64_t min_rows, int64_t max_rows,
   }
 }
 
+
+generation::SamplingOptions sampling_of(double temp, const GenerationOptions& o, const at::Generator& g) {
+  generation::SamplingOptions s;
+  s.temp = temp;
+  if (o.top_k) s.top_k = *o.top_k;
+  if (o.top_p) s.top_p = *o.top_p;
+  s.generator = g;
+  return s;
+}
+
 }  // namespace
+
+// The state of one public call: its generator, its progress callback, its verbosity. Nothing
+// in it is shared with other calls (a shared bark::Generator is shared on purpose).
+class Call {
+ public:
+  Call(const GenerationOptions& o, const engine::ModelStore& store, std::mutex* serialise)
+      : options_(o), silent_(o.silent) {
+    at::init_num_threads();  // this thread gets the process-wide num_threads (OpenMP's is per thread)
+    if (serialise != nullptr) serial_lock_ = std::unique_lock<std::mutex>(*serialise);
+    if (o.generator) {
+      generator_ = std::make_shared<Generator>(*o.generator);
+    } else {
+      uint64_t seed = 0;
+      if (o.seed) {
+        seed = *o.seed;
+      } else {
+        std::random_device rd;
+        seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+        log().debug("seed: {} (random)", seed);
+      }
+      generator_ = std::make_shared<Generator>(seed);
+    }
+    if (!store.model_device().is_cpu()) {
+      // Non-CPU devices sample with the device's default generator (see GeneratorImpl).
+      device_lock_ = std::unique_lock<std::mutex>(GeneratorImpl::device_mutex());
+      device_generator_ = at::globalContext().defaultGenerator(store.model_device());
+      generator_->impl().restore_device_state(device_generator_);
+    }
+  }
+  ~Call() {
+    if (device_generator_.defined()) {
+      try {
+        generator_->impl().save_device_state(device_generator_);
+      } catch (...) {  // a destructor must not throw; the next call re-seeds from the state it has
+      }
+    }
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  // What multinomial draws from: the call's CPU generator, or (undefined) the device default.
+  at::Generator generator() const { return device_generator_.defined() ? at::Generator() : generator_->impl().cpu(); }
+  bool announce() const { return !silent_; }
+  const GenerationOptions& options() const { return options_; }
+
+  // The stage's step callback: forwards to on_progress and turns `false` into bark::Cancelled.
+  generation::StepProgress progress(Stage stage) const {
+    if (!options_.on_progress) return {};
+    const ProgressCallback* cb = &options_.on_progress;
+    return [cb, stage](int64_t done, int64_t total) {
+      if (!(*cb)(Progress{stage, done, total})) throw Cancelled(std::string("generation cancelled during the ") + stage_name(stage) + " stage");
+    };
+  }
+  // Checked between stages too, so that a cancel in the last step of one stage stops the call.
+  void report(Stage stage, int64_t done, int64_t total) const {
+    if (auto p = progress(stage)) p(done, total);
+  }
+
+ private:
+  const GenerationOptions& options_;
+  bool silent_;
+  std::unique_lock<std::mutex> serial_lock_;
+  std::unique_lock<std::mutex> device_lock_;
+  std::shared_ptr<Generator> generator_;
+  at::Generator device_generator_;
+};
 
 class PipelineImpl {
  public:
-  explicit PipelineImpl(const PipelineOptions& options) : options_(options) {
-    if (options.num_threads < 0) {
-      throw std::invalid_argument("num_threads must be >= 0, got " + std::to_string(options.num_threads));
-    }
+  explicit PipelineImpl(const PipelineOptions& options)
+      : options_(validated(options)), devices_(choose_device(options.device, options.enable_mps, probe_devices())),
+        store_(options_, devices_) {
     const int threads = set_cpu_threads(options.num_threads);
-    devices_ = choose_device(options.device, options.enable_mps, probe_devices());
     log().debug("device: models on {}, codec on {}, {} threads{}", device_name(devices_.models),
                 device_name(devices_.codec), threads, options.offload_cpu ? ", CPU offload" : "");
+    if (options.offload_cpu && devices_.models == Device::Cpu) {
+      log().debug("offload_cpu: the models are on the CPU already; nothing to offload");
+    }
   }
 
   Device device() const { return devices_.models; }
 
-  void preload() {
-    tokenizer();
-    text_model();
-    coarse_model();
-    fine_model();
-    codec();
+  void preload() const {
+    store_.tokenizer();
+    store_.text(true);
+    store_.coarse(true);
+    store_.fine(true);
+    store_.codec(true);
   }
 
-  std::vector<int64_t> tokenize(const std::string& text) {
-    return tokenizer().encode(text::normalize_whitespace(text));
+  std::vector<int64_t> tokenize(const std::string& text) const {
+    return store_.tokenizer().encode(text::normalize_whitespace(text));
   }
 
-  // Seeds torch's generator once for a public call (torch.manual_seed before the api call).
-  void seed(const GenerationOptions& o) {
-    uint64_t s = 0;
-    if (o.seed) {
-      s = *o.seed;
-    } else {
-      std::random_device rd;
-      s = (static_cast<uint64_t>(rd()) << 31) ^ rd();
-      log().debug("seed: {} (random)", s);
-    }
-    manual_seed(s);
-  }
+  // Offload moves models between devices, so calls with it run one at a time.
+  std::mutex* serialise() const { return offloading() ? &offload_mutex_ : nullptr; }
 
-  std::optional<generation::History> history(const GenerationOptions& o) {
+  std::optional<generation::History> history(const GenerationOptions& o) const {
     HistoryPrompt prompt;
     if (o.history_prompt) {
       prompt = *o.history_prompt;
     } else if (!o.voice.empty()) {
-      const std::string path = resolve_voice(o.voice, files(/*need_models=*/false).prompts_dir);
+      const std::string path = resolve_voice(o.voice, store_.files(/*need_models=*/false).prompts_dir);
       prompt = load_history_prompt(path);
     } else {
       return std::nullopt;
@@ -186,89 +263,110 @@ class PipelineImpl {
     return h;
   }
 
-  SemanticTokens semantic(const std::string& text, const GenerationOptions& o, const generation::History* h) {
+  SemanticTokens semantic(const std::string& text, const Call& call, const generation::History* h) const {
+    const GenerationOptions& o = call.options();
     const std::string normalized = text::normalize_whitespace(text);  // throws on invalid UTF-8
     if (normalized.empty()) throw std::invalid_argument("text is empty (nothing to say after whitespace clean-up)");
-    files(/*need_models=*/true);  // report every missing file at once, before any loading
+    store_.files(/*need_models=*/true);  // report every missing file at once, before any loading
     double dropped = 0;
-    const auto encoded = text::encode_for_bark(tokenizer(), normalized, &dropped);
-    const auto& model = text_model();
-    Placement place(*this, model_device(), [&](const at::Device& d) { text_->to(d); });
+    const auto encoded = text::encode_for_bark(store_.tokenizer(), normalized, &dropped);
+    const auto& model = store_.text(call.announce());
+    Placement place(*this, [&](const at::Device& d) { store_.place_text(d); });
     generation::SemanticOptions so;
-    so.sampling = {o.text_temp, o.top_k ? std::optional<int64_t>(*o.top_k) : std::nullopt,
-                   o.top_p ? std::optional<double>(*o.top_p) : std::nullopt};
+    so.sampling = sampling_of(o.text_temp, o, call.generator());
     so.min_eos_p = o.min_eos_p ? std::optional<double>(*o.min_eos_p) : std::nullopt;
     so.max_gen_duration_s = o.max_gen_duration_s;
     so.allow_early_stop = o.allow_early_stop;
     so.use_kv_caching = o.use_kv_caching;
-    so.progress = progress(o, "semantic");
+    so.progress = call.progress(Stage::Semantic);
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
     auto out = generation::generate_text_semantic(model, encoded, h ? &h->semantic : nullptr, so);
-    if (!o.silent) {
+    if (call.announce()) {
       log().info("semantic: {} tokens ({:.2f}s of audio) in {:.2f}s", out.size(),
                  static_cast<double>(out.size()) / generation::SEMANTIC_RATE_HZ, seconds_since(t0));
     }
     return out;
   }
 
-  CodebookTokens coarse(const SemanticTokens& semantic, const GenerationOptions& o, const generation::History* h) {
+  CodebookTokens coarse(const SemanticTokens& semantic, const Call& call, const generation::History* h) const {
+    const GenerationOptions& o = call.options();
     validate_semantic(semantic);
-    const auto& model = coarse_model();
-    Placement place(*this, model_device(), [&](const at::Device& d) { coarse_->to(d); });
+    const auto& model = store_.coarse(call.announce());
+    const int64_t positions = 257 + o.max_coarse_history + o.sliding_window_len - 1;
+    if (positions > model.config().block_size) {
+      throw std::invalid_argument("max_coarse_history + sliding_window_len = " +
+                                  std::to_string(o.max_coarse_history + o.sliding_window_len) +
+                                  " needs " + std::to_string(positions) + " positions; the coarse model has " +
+                                  std::to_string(model.config().block_size));
+    }
+    Placement place(*this, [&](const at::Device& d) { store_.place_coarse(d); });
     generation::CoarseOptions co;
-    co.sampling = {o.waveform_temp, o.top_k ? std::optional<int64_t>(*o.top_k) : std::nullopt,
-                   o.top_p ? std::optional<double>(*o.top_p) : std::nullopt};
+    co.sampling = sampling_of(o.waveform_temp, o, call.generator());
     co.max_coarse_history = o.max_coarse_history;
     co.sliding_window_len = o.sliding_window_len;
     co.use_kv_caching = o.use_kv_caching;
-    co.progress = progress(o, "coarse");
+    co.progress = call.progress(Stage::Coarse);
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
     auto out = generation::generate_coarse(model, semantic, h, co);
-    const double secs = seconds_since(t0);
-    if (!o.silent) {
+    if (call.announce()) {
       log().info("coarse: {} frames ({:.2f}s of audio) in {:.2f}s", out.cols,
-                 static_cast<double>(out.cols) / generation::COARSE_RATE_HZ, secs);
+                 static_cast<double>(out.cols) / generation::COARSE_RATE_HZ, seconds_since(t0));
     }
     return from_codes(out);
   }
 
-  CodebookTokens fine(const CodebookTokens& coarse, const GenerationOptions& o, const generation::History* h) {
+  CodebookTokens fine(const CodebookTokens& coarse, const Call& call, const generation::History* h) const {
+    const GenerationOptions& o = call.options();
     validate_codes(coarse, 1, generation::N_FINE_CODEBOOKS - 1, "coarse tokens");
-    const auto& model = fine_model();
-    Placement place(*this, model_device(), [&](const at::Device& d) { fine_->to(d); });
+    const auto& model = store_.fine(call.announce());
+    Placement place(*this, [&](const at::Device& d) { store_.place_fine(d); });
     generation::FineOptions fo;
     fo.temp = o.fine_temp ? std::optional<double>(*o.fine_temp) : std::nullopt;
-    fo.progress = progress(o, "fine");
+    fo.generator = call.generator();
+    fo.progress = call.progress(Stage::Fine);
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
     auto out = generation::generate_fine(model, to_codes(coarse), h, fo);
-    if (!o.silent) log().info("fine: {} frames in {:.2f}s", out.cols, seconds_since(t0));
+    if (call.announce()) log().info("fine: {} frames in {:.2f}s", out.cols, seconds_since(t0));
     return from_codes(out);
   }
 
-  Audio decode(const CodebookTokens& fine, bool silent, const ProgressCallback& cb) {
-    validate_codes(fine, 1, codec().config().n_q, "fine tokens");
+  Audio decode(const CodebookTokens& fine, const Call* call) const {
+    const bool announce = call != nullptr && call->announce();
+    const auto& codec = store_.codec(announce);
+    validate_codes(fine, 1, codec.config().n_q, "fine tokens");
+    const int64_t total = fine.n_frames * codec.config().hop_length();
+    if (call != nullptr) call->report(Stage::Codec, 0, total);
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
     Audio audio;
-    audio.samples = generation::codec_decode(codec(), to_codes(fine));
+    audio.samples = generation::codec_decode(codec, to_codes(fine));
     audio.sample_rate = static_cast<int>(generation::SAMPLE_RATE);
-    if (cb) cb("codec", 1, 1);
-    if (!silent) {
-      log().info("codec: {:.2f}s of audio in {:.2f}s", audio.duration_seconds(), seconds_since(t0));
-    }
+    if (call != nullptr) call->report(Stage::Codec, static_cast<int64_t>(audio.samples.size()), total);
+    if (announce) log().info("codec: {:.2f}s of audio in {:.2f}s", audio.duration_seconds(), seconds_since(t0));
     return audio;
   }
 
+  const engine::ModelStore& store() const { return store_; }
+
  private:
+  static PipelineOptions validated(const PipelineOptions& options) {
+    if (options.num_threads < 0) {
+      throw std::invalid_argument("num_threads must be >= 0, got " + std::to_string(options.num_threads));
+    }
+    return options;
+  }
+
+  bool offloading() const { return options_.offload_cpu && devices_.models != Device::Cpu; }
+
   // Moves a model to the device for the duration of a stage when CPU offload is on.
   class Placement {
    public:
-    Placement(PipelineImpl& p, const at::Device& device, std::function<void(const at::Device&)> move)
-        : active_(p.options_.offload_cpu && !device.is_cpu()), move_(std::move(move)) {
-      if (active_) move_(device);
+    Placement(const PipelineImpl& p, std::function<void(const at::Device&)> move)
+        : active_(p.offloading()), device_(p.store_.model_device()), move_(std::move(move)) {
+      if (active_) move_(device_);
     }
     ~Placement() {
       if (active_) move_(at::Device(at::kCPU));
@@ -278,203 +376,121 @@ class PipelineImpl {
 
    private:
     bool active_;
+    at::Device device_;
     std::function<void(const at::Device&)> move_;
   };
 
-  at::Device model_device() const { return to_at(devices_.models); }
-  // Where a model lives while idle.
-  at::Device home_device() const { return options_.offload_cpu ? at::Device(at::kCPU) : model_device(); }
-
-  generation::StepProgress progress(const GenerationOptions& o, const char* stage) {
-    if (!o.on_progress) return {};
-    const ProgressCallback cb = o.on_progress;
-    const std::string name = stage;
-    return [cb, name](int64_t done, int64_t total) { cb(name, done, total); };
-  }
-
-  const ModelFiles& files(bool need_models) {
-    if (!files_ || (need_models && !files_complete_)) {
-      ModelFileNeeds need;
-      need.text = need.coarse = need.fine = need.codec = need_models;
-      need.vocab = need_models;
-      files_ = locate_model_files(options_.model_dir, options_.use_small, need);
-      files_complete_ = need_models;
-    }
-    return *files_;
-  }
-
-  const text::Tokenizer& tokenizer() {
-    if (!tokenizer_) {
-      const std::string path = files_ && !files_->vocab.empty() ? files_->vocab : locate_vocab(options_.model_dir);
-      tokenizer_ = text::Tokenizer::from_vocab_file(path);
-    }
-    return *tokenizer_;
-  }
-
-  io::BarkCheckpoint read_checkpoint(const std::string& path, const char* what) {
-    const auto t0 = Clock::now();
-    auto ck = io::load_bark_checkpoint(path);
-    log().info("{} model: loaded '{}' in {:.2f}s{}", what, path, seconds_since(t0),
-               ck.best_val_loss ? fmt::format(" (best val loss {:.3f})", *ck.best_val_loss) : std::string());
-    return ck;
-  }
-
-  const models::GPT& text_model() {
-    if (!text_) {
-      const auto ck = read_checkpoint(files(true).text, "text");
-      const auto cfg = models::gpt_config_from_args(*ck.model_args, ck.path);
-      if (cfg.input_vocab_size <= generation::SEMANTIC_INFER_TOKEN || cfg.output_vocab_size <= generation::SEMANTIC_PAD_TOKEN) {
-        throw std::runtime_error("checkpoint '" + ck.path + "' is not a Bark text model (vocabularies " +
-                                 std::to_string(cfg.input_vocab_size) + " / " + std::to_string(cfg.output_vocab_size) +
-                                 "; expected 129600 / 10048 as in text_2.pt)");
-      }
-      text_ = std::make_unique<models::GPT>(cfg);
-      text_->load(ck);
-      if (options_.precision == Precision::Fp16) {
-        text_->to_half();
-        log().info("text model: fp16 weights (fast mode: outputs differ from upstream's)");
-      }
-      text_->to(home_device());
-    }
-    return *text_;
-  }
-
-  const models::GPT& coarse_model() {
-    if (!coarse_) {
-      const auto ck = read_checkpoint(files(true).coarse, "coarse");
-      const auto cfg = models::gpt_config_from_args(*ck.model_args, ck.path);
-      if (cfg.input_vocab_size <= generation::COARSE_INFER_TOKEN ||
-          cfg.output_vocab_size < generation::SEMANTIC_VOCAB_SIZE + 2 * generation::CODEBOOK_SIZE) {
-        throw std::runtime_error("checkpoint '" + ck.path + "' is not a Bark coarse model (vocabulary " +
-                                 std::to_string(cfg.input_vocab_size) + "; expected 12096 as in coarse_2.pt)");
-      }
-      coarse_ = std::make_unique<models::GPT>(cfg);
-      coarse_->load(ck);
-      if (options_.precision == Precision::Fp16) {
-        coarse_->to_half();
-        log().info("coarse model: fp16 weights (fast mode: outputs differ from upstream's)");
-      }
-      coarse_->to(home_device());
-    }
-    return *coarse_;
-  }
-
-  const models::FineGPT& fine_model() {
-    if (!fine_) {
-      const auto ck = read_checkpoint(files(true).fine, "fine");
-      const auto cfg = models::fine_config_from_args(*ck.model_args, ck.path);
-      if (cfg.n_codes_total != generation::N_FINE_CODEBOOKS || cfg.input_vocab_size <= generation::CODEBOOK_SIZE ||
-          cfg.block_size < generation::FINE_WINDOW) {
-        throw std::runtime_error("checkpoint '" + ck.path + "' is not a Bark fine model (expected 8 codebooks, a "
-                                 "vocabulary of 1056 and a block size of 1024 as in fine_2.pt)");
-      }
-      fine_ = std::make_unique<models::FineGPT>(cfg);
-      fine_->load(ck);
-      fine_->to(home_device());
-    }
-    return *fine_;
-  }
-
-  const models::Encodec& codec() {
-    if (!codec_) {
-      const std::string path = files(true).codec;
-      const auto t0 = Clock::now();
-      const auto state = io::load_state_dict_file(path);
-      const auto cfg = models::infer_encodec_config(state, path);
-      if (cfg.n_q < generation::N_FINE_CODEBOOKS || cfg.bins != generation::CODEBOOK_SIZE) {
-        throw std::runtime_error("EnCodec checkpoint '" + path + "' has " + std::to_string(cfg.n_q) +
-                                 " codebooks of " + std::to_string(cfg.bins) + " entries; Bark needs 8 of 1024");
-      }
-      codec_ = std::make_unique<models::Encodec>(cfg);
-      codec_->load(state, path);
-      log().info("codec: loaded '{}' in {:.2f}s", path, seconds_since(t0));
-    }
-    return *codec_;
-  }
-
   PipelineOptions options_;
   DeviceChoice devices_;
-  std::optional<ModelFiles> files_;
-  bool files_complete_ = false;
-  std::optional<text::Tokenizer> tokenizer_;
-  std::unique_ptr<models::GPT> text_, coarse_;
-  std::unique_ptr<models::FineGPT> fine_;
-  std::unique_ptr<models::Encodec> codec_;
+  engine::ModelStore store_;
+  mutable std::mutex offload_mutex_;
 };
 
-Pipeline::Pipeline(const PipelineOptions& options) : impl_(std::make_unique<PipelineImpl>(options)) {}
+Pipeline::Pipeline(const PipelineOptions& options)
+    : impl_(guarded("bark::Pipeline", [&] { return std::make_unique<PipelineImpl>(options); })) {}
 Pipeline::~Pipeline() = default;
 Pipeline::Pipeline(Pipeline&&) noexcept = default;
 Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 
-void Pipeline::preload() { impl_->preload(); }
-
-Device Pipeline::device() const { return impl_->device(); }
-
-std::vector<int64_t> Pipeline::tokenize(const std::string& text) { return impl_->tokenize(text); }
-
-GenerationResult Pipeline::generate_audio_full(const std::string& text, const GenerationOptions& options) {
-  validate_options(options);
-  const auto h = impl_->history(options);
-  const auto t0 = Clock::now();
-  impl_->seed(options);
-  GenerationResult r;
-  r.full.semantic_prompt = impl_->semantic(text, options, h ? &*h : nullptr);
-  r.full.coarse_prompt = impl_->coarse(r.full.semantic_prompt, options, h ? &*h : nullptr);
-  r.full.fine_prompt = impl_->fine(r.full.coarse_prompt, options, h ? &*h : nullptr);
-  r.audio = impl_->decode(r.full.fine_prompt, options.silent, options.on_progress);
-  if (!options.silent) {
-    const double secs = seconds_since(t0);
-    log().info("generated {:.2f}s of audio in {:.2f}s (real-time factor {:.2f})", r.audio.duration_seconds(), secs,
-               r.audio.duration_seconds() > 0 ? secs / r.audio.duration_seconds() : 0.0);
-  }
-  return r;
+const PipelineImpl& Pipeline::impl() const {
+  if (!impl_) throw std::logic_error("bark::Pipeline: used after it was moved from");
+  return *impl_;
 }
 
-Audio Pipeline::generate_audio(const std::string& text, const GenerationOptions& options) {
+void Pipeline::preload() const {
+  guarded("loading models", [&] { impl().preload(); });
+}
+
+Device Pipeline::device() const { return impl().device(); }
+
+std::vector<int64_t> Pipeline::tokenize(const std::string& text) const {
+  return guarded("tokenize", [&] { return impl().tokenize(text); });
+}
+
+GenerationResult Pipeline::generate_audio_full(const std::string& text, const GenerationOptions& options) const {
+  const PipelineImpl& p = impl();
+  return guarded("generate_audio", [&] {
+    validate_options(options);
+    const auto h = p.history(options);
+    const auto t0 = Clock::now();
+    const Call call(options, p.store(), p.serialise());
+    GenerationResult r;
+    r.full.semantic_prompt = p.semantic(text, call, h ? &*h : nullptr);
+    r.full.coarse_prompt = p.coarse(r.full.semantic_prompt, call, h ? &*h : nullptr);
+    r.full.fine_prompt = p.fine(r.full.coarse_prompt, call, h ? &*h : nullptr);
+    r.audio = p.decode(r.full.fine_prompt, &call);
+    if (call.announce()) {
+      const double secs = seconds_since(t0);
+      log().info("generated {:.2f}s of audio in {:.2f}s (real-time factor {:.2f})", r.audio.duration_seconds(), secs,
+                 r.audio.duration_seconds() > 0 ? secs / r.audio.duration_seconds() : 0.0);
+    }
+    return r;
+  });
+}
+
+Audio Pipeline::generate_audio(const std::string& text, const GenerationOptions& options) const {
   return generate_audio_full(text, options).audio;
 }
 
-SemanticTokens Pipeline::text_to_semantic(const std::string& text, const GenerationOptions& options) {
-  validate_options(options);
-  const auto h = impl_->history(options);
-  impl_->seed(options);
-  return impl_->semantic(text, options, h ? &*h : nullptr);
+SemanticTokens Pipeline::text_to_semantic(const std::string& text, const GenerationOptions& options) const {
+  const PipelineImpl& p = impl();
+  return guarded("text_to_semantic", [&] {
+    validate_options(options);
+    const auto h = p.history(options);
+    const Call call(options, p.store(), p.serialise());
+    return p.semantic(text, call, h ? &*h : nullptr);
+  });
 }
 
-GenerationResult Pipeline::semantic_to_waveform_full(const SemanticTokens& semantic, const GenerationOptions& options) {
-  validate_options(options);
-  validate_semantic(semantic);
-  const auto h = impl_->history(options);
-  impl_->seed(options);
-  GenerationResult r;
-  r.full.semantic_prompt = semantic;
-  r.full.coarse_prompt = impl_->coarse(semantic, options, h ? &*h : nullptr);
-  r.full.fine_prompt = impl_->fine(r.full.coarse_prompt, options, h ? &*h : nullptr);
-  r.audio = impl_->decode(r.full.fine_prompt, options.silent, options.on_progress);
-  return r;
+GenerationResult Pipeline::semantic_to_waveform_full(const SemanticTokens& semantic,
+                                                     const GenerationOptions& options) const {
+  const PipelineImpl& p = impl();
+  return guarded("semantic_to_waveform", [&] {
+    validate_options(options);
+    validate_semantic(semantic);
+    const auto h = p.history(options);
+    const Call call(options, p.store(), p.serialise());
+    GenerationResult r;
+    r.full.semantic_prompt = semantic;
+    r.full.coarse_prompt = p.coarse(semantic, call, h ? &*h : nullptr);
+    r.full.fine_prompt = p.fine(r.full.coarse_prompt, call, h ? &*h : nullptr);
+    r.audio = p.decode(r.full.fine_prompt, &call);
+    return r;
+  });
 }
 
-Audio Pipeline::semantic_to_waveform(const SemanticTokens& semantic, const GenerationOptions& options) {
+Audio Pipeline::semantic_to_waveform(const SemanticTokens& semantic, const GenerationOptions& options) const {
   return semantic_to_waveform_full(semantic, options).audio;
 }
 
-CodebookTokens Pipeline::generate_coarse(const SemanticTokens& semantic, const GenerationOptions& options) {
-  validate_options(options);
-  validate_semantic(semantic);
-  const auto h = impl_->history(options);
-  impl_->seed(options);
-  return impl_->coarse(semantic, options, h ? &*h : nullptr);
+CodebookTokens Pipeline::generate_coarse(const SemanticTokens& semantic, const GenerationOptions& options) const {
+  const PipelineImpl& p = impl();
+  return guarded("generate_coarse", [&] {
+    validate_options(options);
+    validate_semantic(semantic);
+    const auto h = p.history(options);
+    const Call call(options, p.store(), p.serialise());
+    return p.coarse(semantic, call, h ? &*h : nullptr);
+  });
 }
 
-CodebookTokens Pipeline::generate_fine(const CodebookTokens& coarse, const GenerationOptions& options) {
-  validate_options(options);
-  const auto h = impl_->history(options);
-  impl_->seed(options);
-  return impl_->fine(coarse, options, h ? &*h : nullptr);
+CodebookTokens Pipeline::generate_fine(const CodebookTokens& coarse, const GenerationOptions& options) const {
+  const PipelineImpl& p = impl();
+  return guarded("generate_fine", [&] {
+    validate_options(options);
+    const auto h = p.history(options);
+    const Call call(options, p.store(), p.serialise());
+    return p.fine(coarse, call, h ? &*h : nullptr);
+  });
 }
 
-Audio Pipeline::codec_decode(const CodebookTokens& fine) { return impl_->decode(fine, true, {}); }
+Audio Pipeline::codec_decode(const CodebookTokens& fine) const {
+  const PipelineImpl& p = impl();
+  return guarded("codec_decode", [&] {
+    at::init_num_threads();
+    return p.decode(fine, nullptr);
+  });
+}
 
 void save_as_prompt(const std::string& path, const FullGeneration& full) {
   const std::string suffix = ".npz";

@@ -33,7 +33,7 @@ TEST_CASE("text checkpoint loads: prefix stripped, numpy best_val_loss, optimize
   const auto ck = bark::io::load_bark_checkpoint(model_path("text.pt"));
   REQUIRE(ck.best_val_loss.has_value());
   REQUIRE(ck.model_args);
-  const auto cfg = bark::models::gpt_config_from_args(*ck.model_args, ck.path);
+  const auto cfg = bark::io::read_gpt_config(ck);
   CHECK(cfg.n_layer == 2);
   CHECK(cfg.n_head == 2);
   CHECK(cfg.n_embd == 16);
@@ -41,43 +41,43 @@ TEST_CASE("text checkpoint loads: prefix stripped, numpy best_val_loss, optimize
   CHECK(cfg.output_vocab_size == 10048);
   CHECK_FALSE(cfg.bias);
   // 16 model tensors (manifest), none of the optimizer moments
-  CHECK(ck.state_dict.size() == 16);
-  for (const auto& [name, t] : ck.state_dict) CHECK(name.rfind("_orig_mod.", 0) == std::string::npos);
+  CHECK(ck.weights.tensors.size() == 16);
+  for (const auto& [name, t] : ck.weights.tensors) CHECK(name.rfind("_orig_mod.", 0) == std::string::npos);
   bark::models::GPT gpt(cfg);
-  gpt.load(ck);
+  gpt.load(ck.weights);
 }
 
 TEST_CASE("coarse checkpoint: legacy vocab_size maps to input and output vocab", "[unit][checkpoint]") {
   const auto ck = bark::io::load_bark_checkpoint(model_path("coarse.pt"));
-  const auto cfg = bark::models::gpt_config_from_args(*ck.model_args, ck.path);
+  const auto cfg = bark::io::read_gpt_config(ck);
   CHECK(cfg.input_vocab_size == 12096);
   CHECK(cfg.output_vocab_size == 12096);
   bark::models::GPT gpt(cfg);
-  gpt.load(ck);
+  gpt.load(ck.weights);
 }
 
 TEST_CASE("fine checkpoint: tied lm_heads share storage with wtes", "[unit][checkpoint]") {
   const auto ck = bark::io::load_bark_checkpoint(model_path("fine.pt"));
   const at::Tensor* head = nullptr;
   const at::Tensor* wte = nullptr;
-  for (const auto& [name, t] : ck.state_dict) {
+  for (const auto& [name, t] : ck.weights.tensors) {
     if (name == "lm_heads.0.weight") head = &t;
     if (name == "transformer.wtes.1.weight") wte = &t;
   }
   REQUIRE(head != nullptr);
   REQUIRE(wte != nullptr);
   CHECK(head->data_ptr() == wte->data_ptr());
-  const auto cfg = bark::models::fine_config_from_args(*ck.model_args, ck.path);
+  const auto cfg = bark::io::read_fine_config(ck);
   CHECK(cfg.n_codes_total == 8);
   CHECK(cfg.n_codes_given == 1);
   bark::models::FineGPT fine(cfg);
-  fine.load(ck);
+  fine.load(ck.weights);
 }
 
 TEST_CASE("EnCodec state dict: config inferred from shapes", "[unit][checkpoint]") {
   const auto path = model_path("codec.pt");
   const auto state = bark::io::load_state_dict_file(path);
-  const auto cfg = bark::models::infer_encodec_config(state, path);
+  const auto cfg = bark::models::infer_encodec_config(state);
   // codec_config.json of the fixture: n_filters 4, dimension 16, lstm 2, n_q 8, bins 1024
   CHECK(cfg.n_filters == 4);
   CHECK(cfg.dimension == 16);
@@ -86,16 +86,16 @@ TEST_CASE("EnCodec state dict: config inferred from shapes", "[unit][checkpoint]
   CHECK(cfg.bins == 1024);
   CHECK(cfg.has_encoder);
   bark::models::Encodec codec(cfg);
-  codec.load(state, path);
+  codec.load(state);
 }
 
 TEST_CASE("loading into the wrong model reports every problem at once", "[unit][checkpoint]") {
   const auto ck = bark::io::load_bark_checkpoint(model_path("coarse.pt"));
-  auto cfg = bark::models::gpt_config_from_args(*ck.model_args, ck.path);
+  auto cfg = bark::io::read_gpt_config(ck);
   cfg.n_layer = 3;     // one block too many -> missing keys
   cfg.n_embd = 32;     // -> shape mismatches
   bark::models::GPT gpt(cfg);
-  REQUIRE_THROWS_WITH(gpt.load(ck), Contains("coarse.pt") && Contains("missing keys") &&
+  REQUIRE_THROWS_WITH(gpt.load(ck.weights), Contains("coarse.pt") && Contains("missing keys") &&
                                         Contains("transformer.h.2.ln_1.weight") && Contains("shape mismatches"));
 }
 

@@ -24,8 +24,8 @@ namespace {
 
 bark::models::GPT load_fixture_gpt(const std::string& name) {
   const auto ck = bark::io::load_bark_checkpoint((bark_test::fixtures_dir() / "models/f0" / name).string());
-  bark::models::GPT gpt(bark::models::gpt_config_from_args(*ck.model_args, ck.path));
-  gpt.load(ck);
+  bark::models::GPT gpt(bark::io::read_gpt_config(ck));
+  gpt.load(ck.weights);
   return gpt;
 }
 

@@ -22,8 +22,8 @@ std::string fixture(const std::string& rel) { return (bark_test::fixtures_dir() 
 
 bark::models::GPT load_gpt(const std::string& name) {
   const auto ck = bark::io::load_bark_checkpoint(fixture("models/f0/" + name));
-  bark::models::GPT gpt(bark::models::gpt_config_from_args(*ck.model_args, ck.path));
-  gpt.load(ck);
+  bark::models::GPT gpt(bark::io::read_gpt_config(ck));
+  gpt.load(ck.weights);
   return gpt;
 }
 
@@ -94,8 +94,8 @@ TEST_CASE("coarse GPT: prefill and 5 KV-cached steps", "[parity][models]") {
 TEST_CASE("fine GPT: logits of codebooks 1..7", "[parity][models]") {
   at::NoGradGuard no_grad;
   const auto ck = bark::io::load_bark_checkpoint(fixture("models/f0/fine.pt"));
-  bark::models::FineGPT fine(bark::models::fine_config_from_args(*ck.model_args, ck.path));
-  fine.load(ck);
+  bark::models::FineGPT fine(bark::io::read_fine_config(ck));
+  fine.load(ck.weights);
   const bark_test::Npz g(fixture("golden/f0/fine_logits.npz"));
   const at::Tensor codes = g["input_codes"].to(at::kInt).unsqueeze(0);  // (1, 1024, 8) int32 as upstream
   const at::Tensor rows = g["rows"];
@@ -113,8 +113,8 @@ TEST_CASE("EnCodec: quantizer decode and SEANet decoder", "[parity][models]") {
   at::NoGradGuard no_grad;
   const std::string path = fixture("models/f0/codec.pt");
   const auto state = bark::io::load_state_dict_file(path);
-  bark::models::Encodec codec(bark::models::infer_encodec_config(state, path));
-  codec.load(state, path);
+  bark::models::Encodec codec(bark::models::infer_encodec_config(state));
+  codec.load(state);
   const bark_test::Npz g(fixture("golden/f0/codec_decode.npz"));
   const at::Tensor codes = g["codes"].unsqueeze(0).transpose(0, 1);  // (8, 1, 150)
   const at::Tensor emb = codec.quantizer_decode(codes);

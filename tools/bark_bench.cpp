@@ -151,73 +151,75 @@ Sizes sizes_for(const std::string& size) {
   return s;
 }
 
-// The model's own tensors under their state-dict names, so that load() runs whatever it does
-// after copying (weight norm folding, repacking) without a second copy of the weights.
-bark::io::StateDict alias_state(const bark::io::ParamSlots& slots) {
-  bark::io::StateDict state;
-  for (const auto& [name, t] : slots) state.emplace_back(name, *t);
-  return state;
+// A random weight of every parameter's shape (the model's slots are still unloaded: shapes only),
+// under its state-dict name, then loaded as a checkpoint's would be. Tied names (the fine
+// model's lm_heads) get the tensor of the name they are tied to.
+using Weights = std::map<std::string, at::Tensor>;
+
+Weights empty_weights(const models::ParamSlots& slots) {
+  Weights w;
+  std::map<const at::Tensor*, std::string> first;
+  for (const auto& [name, t] : slots) {
+    auto [it, fresh] = first.emplace(t, name);
+    w[name] = fresh ? at::empty(t->sizes(), at::kFloat) : w.at(it->second);
+  }
+  return w;
+}
+
+models::TensorSource as_source(const Weights& w) {
+  models::TensorSource source;
+  source.origin = "<random weights>";
+  for (const auto& [name, t] : w) source.tensors.emplace_back(name, t);
+  return source;
 }
 
 // nanoGPT init: Linear and Embedding weights ~ N(0, 0.02), LayerNorm weights 1, biases 0.
-void init_gpt_params(const bark::io::ParamSlots& slots) {
-  for (const auto& [name, t] : slots) {
-    if (ends_with(name, ".bias")) {
-      t->zero_();
-    } else if (name.find("ln_") != std::string::npos && ends_with(name, ".weight")) {
-      t->fill_(1.0);
-    } else {
-      t->normal_(0.0, 0.02);
-    }
-  }
-}
-
 template <typename Model>
 void load_random(Model& model) {
-  auto slots = model.named_parameters();
-  init_gpt_params(slots);
-  bark::io::BarkCheckpoint ck;
-  ck.path = "<random weights>";
-  ck.state_dict = alias_state(slots);
-  model.load(ck);
+  Weights w = empty_weights(model.named_parameters());
+  for (auto& [name, t] : w) {
+    if (ends_with(name, ".bias")) {
+      t.zero_();
+    } else if (name.find("ln_") != std::string::npos && ends_with(name, ".weight")) {
+      t.fill_(1.0);
+    } else {
+      t.normal_(0.0, 0.02);
+    }
+  }
+  model.load(as_source(w));
 }
 
 // PyTorch's default init, as EncodecModel.encodec_model_24khz(pretrained=False) gets it:
 // conv weight_v ~ U(+-1/sqrt(fan_in)), weight_g = ||weight_v|| per output (weight_norm's init),
 // LSTM ~ U(+-1/sqrt(hidden)); codebooks ~ U(+-sqrt(6/dim)) (the reference fills them the same).
 void load_random(models::Encodec& codec) {
-  auto slots = codec.named_parameters();
-  std::map<std::string, at::Tensor*> by_name;
-  for (const auto& [name, t] : slots) by_name[name] = t;
+  Weights w = empty_weights(codec.named_parameters());
   const auto fan_in_of = [&](const std::string& prefix) {
-    const at::Tensor* v = by_name.at(prefix + "weight_v");
-    return static_cast<double>(v->size(1) * v->size(2));
+    const at::Tensor& v = w.at(prefix + "weight_v");
+    return static_cast<double>(v.size(1) * v.size(2));
   };
-  for (const auto& [name, t] : slots) {
+  for (auto& [name, t] : w) {
     if (name.find(".lstm.") != std::string::npos) {
-      const double hidden = static_cast<double>(t->size(0) / 4);
-      t->uniform_(-1.0 / std::sqrt(hidden), 1.0 / std::sqrt(hidden));
+      const double hidden = static_cast<double>(t.size(0) / 4);
+      t.uniform_(-1.0 / std::sqrt(hidden), 1.0 / std::sqrt(hidden));
     } else if (ends_with(name, ".weight_v")) {
       const double b = 1.0 / std::sqrt(fan_in_of(name.substr(0, name.size() - 8)));
-      t->uniform_(-b, b);
+      t.uniform_(-b, b);
     } else if (ends_with(name, ".bias")) {
       const double b = 1.0 / std::sqrt(fan_in_of(name.substr(0, name.size() - 4)));
-      t->uniform_(-b, b);
+      t.uniform_(-b, b);
     } else if (ends_with(name, "._codebook.embed")) {
-      const double b = std::sqrt(6.0 / static_cast<double>(t->size(1)));
-      t->uniform_(-b, b);
-    } else if (ends_with(name, "._codebook.embed_avg")) {
-      t->copy_(*by_name.at(name.substr(0, name.size() - 4)));
-    } else if (!ends_with(name, ".weight_g")) {
-      t->fill_(1.0);  // inited, cluster_size
+      const double b = std::sqrt(6.0 / static_cast<double>(t.size(1)));
+      t.uniform_(-b, b);
+    } else if (!ends_with(name, "._codebook.embed_avg") && !ends_with(name, ".weight_g")) {
+      t.fill_(1.0);  // inited, cluster_size
     }
   }
-  for (const auto& [name, t] : slots) {
-    if (ends_with(name, ".weight_g")) {
-      t->copy_(at::norm_except_dim(*by_name.at(name.substr(0, name.size() - 1) + "v"), 2, 0));
-    }
+  for (auto& [name, t] : w) {
+    if (ends_with(name, "._codebook.embed_avg")) t.copy_(w.at(name.substr(0, name.size() - 4)));
+    if (ends_with(name, ".weight_g")) t.copy_(at::norm_except_dim(w.at(name.substr(0, name.size() - 1) + "v"), 2, 0));
   }
-  codec.load(alias_state(slots), "<random weights>");
+  codec.load(as_source(w));
 }
 
 // ---- statistics and output -----------------------------------------------------------------
@@ -562,13 +564,7 @@ std::vector<std::string> split_stages(const std::string& s) {
   return out;
 }
 
-int64_t count_params(const bark::io::ParamSlots& slots) {
-  std::map<const void*, int64_t> unique;  // tied tensors count once
-  for (const auto& [name, t] : slots) unique[t->data_ptr()] = t->numel();
-  int64_t n = 0;
-  for (const auto& [p, k] : unique) n += k;
-  return n;
-}
+int64_t count_params(const models::ParamSlots& slots) { return models::count_parameters(slots); }
 
 int run(const Options& opt) {
   const auto stages = split_stages(opt.stages);
@@ -606,14 +602,14 @@ int run(const Options& opt) {
     const auto t0 = Clock::now();
     auto ck = bark::io::load_bark_checkpoint(opt.checkpoint);
     if (ck.model_args->get("n_codes_total") != nullptr) {
-      auto m = std::make_unique<models::FineGPT>(models::fine_config_from_args(*ck.model_args, ck.path));
-      m->load(ck);
+      auto m = std::make_unique<models::FineGPT>(bark::io::read_fine_config(ck));
+      m->load(ck.weights);
       rep.load.seconds = seconds_since(t0);
       rep.load.cpu_seconds = cpu_seconds() - cpu0;
       rep.load.params = count_params(m->named_parameters());
     } else {
-      auto m = std::make_unique<models::GPT>(models::gpt_config_from_args(*ck.model_args, ck.path));
-      m->load(ck);
+      auto m = std::make_unique<models::GPT>(bark::io::read_gpt_config(ck));
+      m->load(ck.weights);
       rep.load.seconds = seconds_since(t0);
       rep.load.cpu_seconds = cpu_seconds() - cpu0;
       rep.load.params = count_params(m->named_parameters());

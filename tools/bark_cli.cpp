@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -119,8 +120,10 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // The library says only warnings by default; the CLI shows its per-stage lines too.
     if (verbose > 0) bark::set_log_level(verbose > 1 ? bark::LogLevel::Trace : bark::LogLevel::Debug);
     else if (silent) bark::set_log_level(bark::LogLevel::Warn);
+    else if (std::getenv("BARK_LOG_LEVEL") == nullptr) bark::set_log_level(bark::LogLevel::Info);
     const bool bars = !silent && bark::tools::stderr_is_tty();
     if (dl->parsed()) {
       if (dl_opts.model_dir.empty()) dl_opts.model_dir = pipe_opts.model_dir;  // `bark-cli --model-dir D download`
@@ -147,12 +150,14 @@ int main(int argc, char** argv) {
     gen.silent = silent;
     std::unique_ptr<bark::tools::ProgressBar> bar;
     std::string bar_stage;
-    gen.on_progress = [&](const std::string& stage, int64_t done, int64_t total) {
-      if (!bars) return;
+    gen.on_progress = [&](const bark::Progress& p) {
+      if (!bars) return true;
+      const std::string stage = bark::stage_name(p.stage);
       if (stage != bar_stage) bar = std::make_unique<bark::tools::ProgressBar>(bar_stage = stage, true);
-      bar->update(done, total);
+      bar->update(p.done, p.total);
+      return true;
     };
-    bark::Pipeline pipe(pipe_opts);
+    const bark::Pipeline pipe(pipe_opts);
     bark::GenerationResult result;
     if (save_prompt.empty()) result.audio = pipe.generate_audio(text, gen);
     else result = pipe.generate_audio_full(text, gen);

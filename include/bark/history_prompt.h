@@ -1,6 +1,8 @@
 // Voice / history prompts: Bark's .npz files with semantic_prompt, coarse_prompt, fine_prompt.
 #pragma once
 
+#include "bark/export.h"
+
 #include <string>
 
 #include "bark/types.h"
@@ -11,14 +13,14 @@ namespace bark {
 // Accepts any integer dtype, C or Fortran order, stored or deflated zip members.
 // Throws std::runtime_error (unreadable / corrupt file) or std::invalid_argument
 // (shapes or values outside what Bark accepts), naming the file.
-HistoryPrompt load_history_prompt(const std::string& path);
+BARK_API HistoryPrompt load_history_prompt(const std::string& path);
 
 // Writes `prompt` as an uncompressed .npz (np.savez layout; int64 semantic, int64 codes) that
 // numpy and upstream Bark load unchanged. Written to a temporary file and renamed on success.
-void save_history_prompt(const std::string& path, const HistoryPrompt& prompt);
+BARK_API void save_history_prompt(const std::string& path, const HistoryPrompt& prompt);
 
 // Checks a prompt as upstream generation.py asserts do: 1-D non-empty semantic in [0, 10000),
 // coarse 2 x M and fine 8 x M in [0, 1024). Throws std::invalid_argument with the reason.
-void validate_history_prompt(const HistoryPrompt& prompt);
+BARK_API void validate_history_prompt(const HistoryPrompt& prompt);
 
 }  // namespace bark

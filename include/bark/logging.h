@@ -1,13 +1,27 @@
-// Library log level. Logs go to stderr through the logger named "bark".
+// Library logging. By default warnings and errors go to stderr; an application can route every
+// message to its own handler instead (then the library writes nothing to stdout or stderr).
 #pragma once
+
+#include <functional>
+#include <string>
+
+#include "bark/export.h"
 
 namespace bark {
 
 enum class LogLevel { Trace, Debug, Info, Warn, Error, Off };
 
-// Sets the level of the library's logger. The initial level comes from $BARK_LOG_LEVEL
-// (trace|debug|info|warn|error|off), default info.
-void set_log_level(LogLevel level);
-LogLevel get_log_level();
+// Messages below `level` are dropped. The initial level comes from $BARK_LOG_LEVEL
+// (trace|debug|info|warn|error|off), default warn. Info: one line per stage and model load;
+// debug: devices, seeds, shapes; trace: per-window and per-step timings.
+BARK_API void set_log_level(LogLevel level);
+BARK_API LogLevel get_log_level();
+
+// Receives every message at or above the log level (one line, no trailing newline). May be
+// called from any thread that runs a library call, concurrently: make it thread-safe.
+using LogHandler = std::function<void(LogLevel level, const std::string& message)>;
+
+// Routes the library's messages to `handler`; an empty handler restores the default (stderr).
+BARK_API void set_log_handler(LogHandler handler);
 
 }  // namespace bark

@@ -6,6 +6,9 @@
 #include <optional>
 #include <string>
 
+#include "bark/export.h"
+#include "bark/generator.h"
+#include "bark/progress.h"
 #include "bark/types.h"
 
 namespace bark {
@@ -18,8 +21,8 @@ enum class Device {
 };
 
 // Parses "auto", "cpu", "cuda", "mps" (case-insensitive). Throws std::invalid_argument.
-Device parse_device(const std::string& name);
-const char* device_name(Device device);
+BARK_API Device parse_device(const std::string& name);
+BARK_API const char* device_name(Device device);
 
 // Weight precision of the semantic (text) and coarse models.
 enum class Precision {
@@ -33,8 +36,8 @@ enum class Precision {
 };
 
 // Parses "fp32", "fp16" (case-insensitive). Throws std::invalid_argument.
-Precision parse_precision(const std::string& name);
-const char* precision_name(Precision precision);
+BARK_API Precision parse_precision(const std::string& name);
+BARK_API const char* precision_name(Precision precision);
 
 struct PipelineOptions {
   // Directory holding the checkpoints, vocab.txt and prompts/ (see README, "Model directory").
@@ -47,16 +50,17 @@ struct PipelineOptions {
   // Allow Device::Auto to choose Apple MPS (upstream SUNO_ENABLE_MPS).
   bool enable_mps = false;
   // Keep idle sub-models on the CPU and move each to the device only while it runs
-  // (upstream SUNO_OFFLOAD_CPU).
+  // (upstream SUNO_OFFLOAD_CPU). Moving models is not compatible with concurrent use, so with
+  // offload on a GPU the calls of a Pipeline run one at a time. No effect on the CPU.
   bool offload_cpu = false;
-  // Intra-op threads for libtorch. 0 = number of physical cores.
+  // Intra-op threads of libtorch (and OpenBLAS) used by each call: a process-wide setting, applied
+  // when the Pipeline is constructed (the last Pipeline constructed wins). 0 = number of physical
+  // cores. Concurrent calls each use up to this many threads: a server that runs N calls at once
+  // on C cores should use about C / N here.
   int num_threads = 0;
   // Fp32 reproduces upstream exactly; Fp16 is the optional fast mode (see Precision).
   Precision precision = Precision::Fp32;
 };
-
-// Progress of a stage: stage is "semantic", "coarse", "fine" or "codec"; done/total in steps.
-using ProgressCallback = std::function<void(const std::string& stage, int64_t done, int64_t total)>;
 
 struct GenerationOptions {
   // Sampling temperature for the semantic stage (bark text_temp).
@@ -69,9 +73,12 @@ struct GenerationOptions {
   std::string voice;
   // In-memory history prompt; takes precedence over `voice` when set.
   std::optional<HistoryPrompt> history_prompt;
-  // Seed for torch's default generator, applied once per call as torch.manual_seed(seed).
-  // Unset: a fresh random seed (logged at debug level).
+  // Seed of the call's own sampling generator, as torch.manual_seed(seed) before the call in
+  // upstream. Unset (and no `generator`): a fresh random seed (logged at debug level).
   std::optional<uint64_t> seed;
+  // A generator shared across calls, advanced by each (see bark::Generator); takes precedence
+  // over `seed`. Unset: a fresh generator per call.
+  std::optional<Generator> generator;
   // Nucleus / top-k filtering of the semantic and coarse stages (upstream: off).
   std::optional<float> top_p;
   std::optional<int> top_k;
@@ -85,9 +92,9 @@ struct GenerationOptions {
   // Coarse stage context (generation.py generate_coarse): history 60..630, window 60.
   int max_coarse_history = 630;
   int sliding_window_len = 60;
-  // Disable the library's per-stage info logs.
+  // No info-level logs from this call (model loads included); warnings and errors still go out.
   bool silent = false;
-  // Called as stages progress; may be empty.
+  // Called at every decoding step; return false to cancel (bark::Cancelled). May be empty.
   ProgressCallback on_progress;
 };
 

@@ -4,19 +4,30 @@
 //
 //   bark::PipelineOptions opts;
 //   opts.model_dir = "/models/bark";          // text_2.pt, coarse_2.pt, fine_2.pt, encodec, vocab.txt
-//   bark::Pipeline pipe(opts);
+//   const bark::Pipeline pipe(opts);
 //   bark::GenerationOptions gen;
 //   gen.voice = "v2/en_speaker_6";
 //   gen.seed = 0;
 //   bark::write_wav("out.wav", pipe.generate_audio("Hello, my dog is cute [laughs]", gen));
 //
-// Not thread-safe: use one Pipeline per thread. Models load lazily on first use (or preload()).
+// Thread safety: one Pipeline may be used by any number of threads at once. The weights are
+// loaded once (lazily on first use, or by preload()) and only read by calls; every call has its
+// own sampling generator, KV caches and buffers, so the same seed gives the same tokens whatever
+// else runs at the same time (examples/concurrent_bark.cpp). Exception: with offload_cpu on a
+// GPU, calls are serialised (models move between devices).
+//
+// Errors: std::invalid_argument for bad input (empty text, unknown voice, invalid option),
+// std::runtime_error for the environment (missing or corrupt files, out of memory, a failing
+// tensor operation: one line, no backtrace), bark::Cancelled when on_progress returned false,
+// std::logic_error on a moved-from Pipeline. An exception thrown by on_progress propagates as is.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "bark/export.h"
 #include "bark/options.h"
 #include "bark/types.h"
 
@@ -29,46 +40,48 @@ struct GenerationResult {
   Audio audio;
 };
 
-class Pipeline {
+class BARK_API Pipeline {
  public:
+  // Chooses the device and applies num_threads; loads nothing yet.
   explicit Pipeline(const PipelineOptions& options = {});
   ~Pipeline();
   Pipeline(Pipeline&&) noexcept;
   Pipeline& operator=(Pipeline&&) noexcept;
 
   // Loads every sub-model now instead of on first use.
-  void preload();
+  void preload() const;
 
-  // api.py generate_audio: text -> audio. Throws std::invalid_argument on bad input
-  // (empty text, unknown voice, invalid option) and std::runtime_error on missing/corrupt files.
-  Audio generate_audio(const std::string& text, const GenerationOptions& options = {});
+  // api.py generate_audio: text -> audio.
+  Audio generate_audio(const std::string& text, const GenerationOptions& options = {}) const;
   // Same, with output_full=True: also returns the tokens of every stage.
-  GenerationResult generate_audio_full(const std::string& text, const GenerationOptions& options = {});
+  GenerationResult generate_audio_full(const std::string& text, const GenerationOptions& options = {}) const;
 
   // api.py text_to_semantic.
-  SemanticTokens text_to_semantic(const std::string& text, const GenerationOptions& options = {});
+  SemanticTokens text_to_semantic(const std::string& text, const GenerationOptions& options = {}) const;
 
   // api.py semantic_to_waveform (coarse -> fine -> codec).
-  Audio semantic_to_waveform(const SemanticTokens& semantic, const GenerationOptions& options = {});
+  Audio semantic_to_waveform(const SemanticTokens& semantic, const GenerationOptions& options = {}) const;
   GenerationResult semantic_to_waveform_full(const SemanticTokens& semantic,
-                                             const GenerationOptions& options = {});
+                                             const GenerationOptions& options = {}) const;
 
-  // Lower-level stages (generation.py), seeded like the others when options.seed is set.
-  CodebookTokens generate_coarse(const SemanticTokens& semantic, const GenerationOptions& options = {});
-  CodebookTokens generate_fine(const CodebookTokens& coarse, const GenerationOptions& options = {});
-  Audio codec_decode(const CodebookTokens& fine);
+  // Lower-level stages (generation.py), seeded like the others.
+  CodebookTokens generate_coarse(const SemanticTokens& semantic, const GenerationOptions& options = {}) const;
+  CodebookTokens generate_fine(const CodebookTokens& coarse, const GenerationOptions& options = {}) const;
+  // EnCodec decoding of (n <= 8 codebooks, T) codes -> T * 320 samples at 24 kHz.
+  Audio codec_decode(const CodebookTokens& fine) const;
 
   // Tokenizer ids of `text` after Bark's whitespace normalisation (no offset, no truncation).
-  std::vector<int64_t> tokenize(const std::string& text);
+  std::vector<int64_t> tokenize(const std::string& text) const;
 
   // The device chosen for the GPT models.
   Device device() const;
 
  private:
+  const PipelineImpl& impl() const;
   std::unique_ptr<PipelineImpl> impl_;
 };
 
 // api.py save_as_prompt: writes a full generation as a .npz history prompt.
-void save_as_prompt(const std::string& path, const FullGeneration& full);
+BARK_API void save_as_prompt(const std::string& path, const FullGeneration& full);
 
 }  // namespace bark

@@ -1,6 +1,8 @@
 #pragma once
 
+#include "bark/export.h"
+
 namespace bark {
 // Library version, "MAJOR.MINOR.PATCH".
-const char* version();
+BARK_API const char* version();
 }  // namespace bark

@@ -1,6 +1,8 @@
 // RIFF/WAVE reading and writing for mono audio.
 #pragma once
 
+#include "bark/export.h"
+
 #include <string>
 
 #include "bark/types.h"
@@ -14,10 +16,10 @@ enum class WavFormat {
 
 // Writes mono audio. The file is written under a temporary name and renamed when complete,
 // so a failure never leaves a truncated file at `path`. Throws std::runtime_error.
-void write_wav(const std::string& path, const Audio& audio, WavFormat format = WavFormat::Pcm16);
+BARK_API void write_wav(const std::string& path, const Audio& audio, WavFormat format = WavFormat::Pcm16);
 
 // Reads a WAV: PCM 8/16/24/32-bit, float 32/64-bit, WAVE_FORMAT_EXTENSIBLE; channels are
 // averaged to mono. Throws std::runtime_error naming the file on corrupt input.
-Audio read_wav(const std::string& path);
+BARK_API Audio read_wav(const std::string& path);
 
 }  // namespace bark

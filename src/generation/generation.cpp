@@ -4,6 +4,7 @@
 #include <ATen/TensorOperators.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -12,6 +13,7 @@
 
 #include "generation/constants.h"
 #include "generation/numpy_float.h"
+#include "logging.h"
 
 namespace bark::generation {
 namespace {
@@ -33,10 +35,18 @@ std::vector<int64_t> tail(const std::vector<int64_t>& v, int64_t n) {
   return std::vector<int64_t>(v.end() - n, v.end());
 }
 
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+c10::optional<at::Generator> generator_or_default(const at::Generator& g) {
+  return g.defined() ? c10::optional<at::Generator>(g) : c10::nullopt;
+}
+
 // Sample one index from softmax(logits / temp) with torch.multinomial, as upstream.
-at::Tensor sample(const at::Tensor& relevant_logits, double temp, at::Tensor* probs_out = nullptr) {
-  at::Tensor probs = at::softmax(relevant_logits / temp, -1);
-  at::Tensor next = at::multinomial(probs, 1);
+at::Tensor sample(const at::Tensor& relevant_logits, const SamplingOptions& o, at::Tensor* probs_out = nullptr) {
+  at::Tensor probs = at::softmax(relevant_logits / o.temp, -1);
+  at::Tensor next = at::multinomial(probs, 1, /*replacement=*/false, generator_or_default(o.generator));
   if (probs_out != nullptr) *probs_out = probs;
   return next;
 }
@@ -114,7 +124,15 @@ std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std:
   models::KVCache cache;
   if (options.use_kv_caching) cache = model.make_cache(1, model.config().block_size);
   double tot_generated_duration_s = 0;
+  // Progress total: the most tokens this call may generate.
+  int64_t max_tokens = MAX_SEMANTIC_STEPS;
+  if (options.max_gen_duration_s) {
+    max_tokens = std::min<int64_t>(
+        max_tokens, static_cast<int64_t>(std::floor(*options.max_gen_duration_s * SEMANTIC_RATE_HZ)) + 1);
+  }
+  const bool trace = log().should_log(spdlog::level::trace);
   for (int64_t n = 0; n < MAX_SEMANTIC_STEPS; ++n) {
+    const auto t_step = Clock::now();
     at::Tensor logits;
     // only the logits that are sampled from: the semantic vocabulary and EOS (= pad id 10000)
     constexpr int64_t n_logits = SEMANTIC_PAD_TOKEN + 1;
@@ -132,7 +150,8 @@ std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std:
     }
     if (options.sampling.top_p || options.sampling.top_k) relevant = filter_logits(relevant, options.sampling);
     at::Tensor probs;
-    const int64_t item_next = sample(relevant, options.sampling.temp, &probs).item<int64_t>();
+    const int64_t item_next = sample(relevant, options.sampling, &probs).item<int64_t>();
+    if (trace) log().trace("semantic step {}: {:.2f} ms", n, ms_since(t_step));
     if (options.allow_early_stop &&
         (item_next == SEMANTIC_VOCAB_SIZE ||
          (options.min_eos_p && probs[-1].item<float>() >= static_cast<float>(*options.min_eos_p)))) {
@@ -145,7 +164,7 @@ std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std:
       report(options.progress, n + 1, n + 1);
       break;
     }
-    report(options.progress, n + 1, MAX_SEMANTIC_STEPS);
+    report(options.progress, n + 1, std::max(max_tokens, n + 1));
   }
   std::vector<int64_t> out(x.begin() + static_cast<std::ptrdiff_t>(prefix), x.end());
   for (int64_t t : out) {
@@ -194,7 +213,10 @@ Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& x_se
   int64_t n_step = 0;
   models::KVCache cache;
   if (options.use_kv_caching) cache = model.make_cache(1, model.config().block_size);
+  const bool trace = log().should_log(spdlog::level::trace);
+  const int64_t n_frames = n_steps / N_COARSE_CODEBOOKS;
   for (int64_t w = 0; w < n_window_steps; ++w) {
+    const auto t_window = Clock::now();
     const int64_t semantic_idx = base_semantic_idx + py_round(static_cast<double>(n_step) / ratio);
     // window: up to 256 semantic tokens padded on the right, infer token, coarse history
     const int64_t start = std::max<int64_t>(0, semantic_idx - max_semantic_history);
@@ -223,12 +245,13 @@ Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& x_se
       }
       at::Tensor relevant = logits[0][0];
       if (options.sampling.top_p || options.sampling.top_k) relevant = filter_logits(relevant, options.sampling);
-      const int64_t item_next = sample(relevant, options.sampling.temp).item<int64_t>() + logit_start_idx;
+      const int64_t item_next = sample(relevant, options.sampling).item<int64_t>() + logit_start_idx;
       coarse.push_back(item_next);
       x_in.push_back(item_next);
       ++n_step;
+      report(options.progress, n_step / N_COARSE_CODEBOOKS, n_frames);
     }
-    report(options.progress, n_step, n_steps);
+    if (trace) log().trace("coarse window {}/{}: {:.1f} ms", w + 1, n_window_steps, ms_since(t_window));
   }
   const std::vector<int64_t> gen(coarse.begin() + static_cast<std::ptrdiff_t>(x_coarse_history.size()), coarse.end());
   if (static_cast<int64_t>(gen.size()) != n_steps) throw std::runtime_error("coarse generation: wrong length");
@@ -278,12 +301,17 @@ Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, con
   const int64_t n_loops =
       std::max<int64_t>(0, static_cast<int64_t>(std::ceil(static_cast<double>(T - (FINE_WINDOW - n_history)) / FINE_STEP))) + 1;
   in_arr = in_arr.to(model.device());
+  const bool trace = log().should_log(spdlog::level::trace);
   for (int64_t n = 0; n < n_loops; ++n) {
+    const auto t_window = Clock::now();
     const int64_t start_idx = std::min(n * FINE_STEP, L - FINE_WINDOW);
     const int64_t start_fill_idx = std::min(n_history + n * FINE_STEP, L - FINE_STEP);
     const int64_t rel_start_fill_idx = start_fill_idx - start_idx;
     // a view: writing predictions into the buffer writes into in_arr, as upstream
     const at::Tensor in_buffer = in_arr.slice(0, start_idx, start_idx + FINE_WINDOW).unsqueeze(0);
+    // frames whose codebooks are all final: those before this window's fill start, and every
+    // frame once the last window is done
+    const int64_t final_before = std::clamp<int64_t>(start_fill_idx - n_history, 0, T);
     for (int64_t nn = n_coarse; nn < N_FINE_CODEBOOKS; ++nn) {
       const at::Tensor logits = model.forward(nn, in_buffer);
       at::Tensor codebook_preds;
@@ -292,11 +320,15 @@ Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, con
       } else {
         const at::Tensor relevant = logits[0].slice(1, 0, CODEBOOK_SIZE) / *options.temp;
         const at::Tensor probs = at::softmax(relevant, -1);
-        codebook_preds = at::multinomial(probs.slice(0, rel_start_fill_idx, FINE_WINDOW), 1).reshape({-1});
+        codebook_preds = at::multinomial(probs.slice(0, rel_start_fill_idx, FINE_WINDOW), 1, /*replacement=*/false,
+                                         generator_or_default(options.generator))
+                             .reshape({-1});
       }
       in_buffer[0].slice(0, rel_start_fill_idx).select(1, nn).copy_(codebook_preds.to(at::kInt));
+      const bool window_done = nn == N_FINE_CODEBOOKS - 1;
+      report(options.progress, window_done && n == n_loops - 1 ? T : final_before, T);
     }
-    report(options.progress, n + 1, n_loops);
+    if (trace) log().trace("fine window {}/{}: {:.1f} ms", n + 1, n_loops, ms_since(t_window));
   }
   const at::Tensor result = in_arr.to(at::kCPU).contiguous();
   const int32_t* r = result.data_ptr<int32_t>();

@@ -1,8 +1,10 @@
 // Private: the four stages of bark/generation.py on loaded models. Sampling calls mirror
-// upstream's exactly (shapes, order, dtypes, which slice gets the softmax), so that libtorch's
-// default generator is consumed as in Python: same seed + same torch build => same tokens.
+// upstream's exactly (shapes, order, dtypes, which slice gets the softmax), so that the call's
+// generator is consumed as torch's default one is in Python: same seed + same torch build =>
+// same tokens. The models are only read: any number of stages may run at once on one model.
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -17,13 +19,16 @@
 
 namespace bark::generation {
 
-// Called with (done, total) as a stage advances.
+// Called with (done, total) after every decoding step (units: see bark::Progress); it may
+// throw to stop the stage (bark::Cancelled).
 using StepProgress = std::function<void(int64_t done, int64_t total)>;
 
 struct SamplingOptions {
   double temp = 0.7;
   std::optional<int64_t> top_k;
   std::optional<double> top_p;
+  // The call's generator for torch.multinomial (undefined: torch's default generator).
+  at::Generator generator;
 };
 
 // Upstream's in-loop filtering: top_p with numpy semantics on the CPU, then top_k.
@@ -72,6 +77,7 @@ Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& sema
 
 struct FineOptions {
   std::optional<double> temp = 0.5;  // nullopt: argmax
+  at::Generator generator;           // as SamplingOptions::generator
   StepProgress progress;
 };
 

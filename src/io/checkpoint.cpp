@@ -119,12 +119,14 @@ struct Archive {
   }
 };
 
-StateDict read_state_dict(Archive& archive, const PyValue& dict, const std::string& path, const std::string& strip) {
+models::TensorSource read_state_dict(Archive& archive, const PyValue& dict, const std::string& path,
+                                     const std::string& strip) {
   if (dict.kind != PyValue::Kind::Dict) {
     throw std::runtime_error("checkpoint '" + path + "': expected a state dict, found " + dict.type_name());
   }
-  StateDict out;
-  out.reserve(dict.entries.size());
+  models::TensorSource out;
+  out.origin = "checkpoint '" + path + "'";
+  out.tensors.reserve(dict.entries.size());
   for (const auto& [k, v] : dict.entries) {
     if (k->kind != PyValue::Kind::String) {
       throw std::runtime_error("checkpoint '" + path + "': state dict key is a " + k->type_name());
@@ -135,7 +137,7 @@ StateDict read_state_dict(Archive& archive, const PyValue& dict, const std::stri
     }
     std::string name = k->s;
     if (!strip.empty() && name.compare(0, strip.size(), strip) == 0) name = name.substr(strip.size());
-    out.emplace_back(name, archive.tensor(*v->tensor, k->s));
+    out.tensors.emplace_back(name, archive.tensor(*v->tensor, k->s));
   }
   return out;
 }
@@ -161,7 +163,7 @@ BarkCheckpoint load_bark_checkpoint(const std::string& path) {
   for (const auto& [k, v] : root.entries) {
     if (k->kind == PyValue::Kind::String && k->s == "model_args") ck.model_args = v;
   }
-  ck.state_dict = read_state_dict(archive, *model, path, "_orig_mod.");
+  ck.weights = read_state_dict(archive, *model, path, "_orig_mod.");
   if (const PyValue* loss = root.get("best_val_loss"); loss != nullptr && loss->is_number()) {
     ck.best_val_loss = loss->as_double();
   }
@@ -169,7 +171,7 @@ BarkCheckpoint load_bark_checkpoint(const std::string& path) {
   return ck;
 }
 
-StateDict load_state_dict_file(const std::string& path) {
+models::TensorSource load_state_dict_file(const std::string& path) {
   Archive archive(path);
   const PyValue& root = *archive.root;
   // Some tools wrap the weights: {"state_dict": ...} or {"model": ...}.
@@ -178,47 +180,58 @@ StateDict load_state_dict_file(const std::string& path) {
   return read_state_dict(archive, *dict, path, "");
 }
 
-void load_into(const ParamSlots& slots, const StateDict& state, const std::string& path,
-               const std::function<bool(const std::string&)>& ignore) {
-  std::map<std::string, const at::Tensor*> by_name;
-  for (const auto& [name, t] : state) by_name[name] = &t;
-  std::vector<std::string> missing, mismatched;
-  std::set<std::string> used;
-  for (const auto& [name, slot] : slots) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) {
-      if (!ignore || !ignore(name)) missing.push_back(name);
-      continue;
-    }
-    used.insert(name);
-    const at::Tensor& src = *it->second;
-    if (src.sizes() != slot->sizes()) {
-      std::ostringstream os;
-      os << name << " (file " << src.sizes() << ", model " << slot->sizes() << ")";
-      mismatched.push_back(os.str());
-      continue;
-    }
-    if (!src.is_floating_point()) {
-      mismatched.push_back(name + " (not a floating-point tensor)");
-      continue;
-    }
-    slot->copy_(src);
+namespace {
+
+models::GPTConfig gpt_config_from_args(const PyValue& args, const std::string& path) {
+  models::GPTConfig c;
+  // generation.py _load_model: old checkpoints carry one `vocab_size` for input and output.
+  if (auto v = arg_int_opt(args, "input_vocab_size")) {
+    c.input_vocab_size = *v;
+    c.output_vocab_size = arg_int(args, "output_vocab_size", path);
+  } else {
+    c.input_vocab_size = c.output_vocab_size = arg_int(args, "vocab_size", path);
   }
-  std::vector<std::string> unexpected;
-  for (const auto& [name, t] : state) {
-    if (used.count(name) == 0 && (!ignore || !ignore(name))) unexpected.push_back(name);
-  }
-  if (missing.empty() && unexpected.empty() && mismatched.empty()) return;
-  std::string msg = "checkpoint '" + path + "' does not match the model:";
-  const auto list = [&](const char* what, const std::vector<std::string>& names) {
-    if (names.empty()) return;
-    msg += std::string("\n  ") + what + " (" + std::to_string(names.size()) + "):";
-    for (const auto& n : names) msg += " " + n;
+  c.block_size = arg_int(args, "block_size", path);
+  c.n_layer = arg_int(args, "n_layer", path);
+  c.n_head = arg_int(args, "n_head", path);
+  c.n_embd = arg_int(args, "n_embd", path);
+  c.bias = arg_bool_opt(args, "bias").value_or(true);
+  const auto bad = [&](const std::string& why) {
+    return std::runtime_error("checkpoint '" + path + "': invalid model_args: " + why);
   };
-  list("missing keys", missing);
-  list("unexpected keys", unexpected);
-  list("shape mismatches", mismatched);
-  throw std::runtime_error(msg);
+  if (c.n_layer <= 0 || c.n_layer > 1000) throw bad("n_layer = " + std::to_string(c.n_layer));
+  if (c.n_head <= 0 || c.n_embd <= 0 || c.n_embd % c.n_head != 0) {
+    throw bad("n_embd = " + std::to_string(c.n_embd) + " is not a multiple of n_head = " + std::to_string(c.n_head));
+  }
+  if (c.n_embd > 65536 || c.block_size <= 0 || c.block_size > (1 << 20)) throw bad("absurd n_embd or block_size");
+  if (c.input_vocab_size <= 0 || c.output_vocab_size <= 0 || c.input_vocab_size > (1 << 24) ||
+      c.output_vocab_size > (1 << 24)) {
+    throw bad("absurd vocabulary size");
+  }
+  return c;
+}
+
+}  // namespace
+
+models::GPTConfig read_gpt_config(const BarkCheckpoint& checkpoint) {
+  return gpt_config_from_args(*checkpoint.model_args, checkpoint.path);
+}
+
+models::FineGPTConfig read_fine_config(const BarkCheckpoint& checkpoint) {
+  const PyValue& args = *checkpoint.model_args;
+  const std::string& path = checkpoint.path;
+  models::FineGPTConfig c;
+  static_cast<models::GPTConfig&>(c) = gpt_config_from_args(args, path);
+  c.n_codes_total = arg_int_opt(args, "n_codes_total").value_or(8);
+  c.n_codes_given = arg_int_opt(args, "n_codes_given").value_or(1);
+  if (c.n_codes_total < 2 || c.n_codes_total > 64 || c.n_codes_given < 1 || c.n_codes_given >= c.n_codes_total) {
+    throw std::runtime_error("checkpoint '" + path + "': invalid n_codes_total / n_codes_given");
+  }
+  if (c.input_vocab_size != c.output_vocab_size) {
+    throw std::runtime_error("checkpoint '" + path + "': the fine model ties lm_heads to wtes, so input and "
+                             "output vocabularies must be equal");
+  }
+  return c;
 }
 
 std::optional<int64_t> arg_int_opt(const PyValue& args, const std::string& key) {

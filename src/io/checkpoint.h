@@ -10,17 +10,18 @@
 #include <vector>
 
 #include "io/pickle.h"
+#include "models/fine_gpt.h"
+#include "models/gpt.h"
+#include "models/parameters.h"
 
 namespace bark::io {
 
-// Ordered (name, tensor) pairs, as in a PyTorch state_dict.
-using StateDict = std::vector<std::pair<std::string, at::Tensor>>;
 
 // A Bark checkpoint: {"model": state_dict, "model_args": {...}, "iter_num", "best_val_loss", ...}.
 struct BarkCheckpoint {
   std::string path;
   PyValuePtr model_args;                // the "model_args" dict (vocab_size not yet fixed up)
-  StateDict state_dict;                 // "model" entries with the "_orig_mod." prefix removed
+  models::TensorSource weights;         // "model" entries with the "_orig_mod." prefix removed
   std::optional<double> best_val_loss;  // numpy float64 in the real files
   std::optional<int64_t> iter_num;
 };
@@ -31,16 +32,12 @@ struct BarkCheckpoint {
 BarkCheckpoint load_bark_checkpoint(const std::string& path);
 
 // Loads a file whose top-level object is a state dict (EnCodec's encodec_24khz-*.th).
-StateDict load_state_dict_file(const std::string& path);
+models::TensorSource load_state_dict_file(const std::string& path);
 
-// A model's parameter slot: the state-dict name and the tensor to fill (already shaped).
-using ParamSlots = std::vector<std::pair<std::string, at::Tensor*>>;
-
-// Fills every slot from `state` by name (copying data, converting to float32). Entries for
-// which `ignore(name)` is true may be absent or extra. Every missing key, unexpected key and
-// shape mismatch is reported at once in one std::runtime_error naming `path`.
-void load_into(const ParamSlots& slots, const StateDict& state, const std::string& path,
-               const std::function<bool(const std::string&)>& ignore = {});
+// The model configs in a Bark checkpoint's model_args, with upstream _load_model's fix-up of
+// the legacy `vocab_size`; implausible values are refused naming the file.
+models::GPTConfig read_gpt_config(const BarkCheckpoint& checkpoint);
+models::FineGPTConfig read_fine_config(const BarkCheckpoint& checkpoint);
 
 // Integer / float / bool entry of a model_args dict; throws naming the file when absent.
 int64_t arg_int(const PyValue& args, const std::string& key, const std::string& path);

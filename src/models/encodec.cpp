@@ -11,8 +11,8 @@
 namespace bark::models {
 namespace {
 
-const at::Tensor* find(const io::StateDict& state, const std::string& name) {
-  for (const auto& [k, t] : state) {
+const at::Tensor* find(const TensorSource& source, const std::string& name) {
+  for (const auto& [k, t] : source.tensors) {
     if (k == name) return &t;
   }
   return nullptr;
@@ -41,9 +41,9 @@ at::Tensor pad1d_reflect(at::Tensor x, int64_t left, int64_t right) {
 
 SConv make_conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t dilation = 1) {
   SConv c;
-  c.weight_v = at::zeros({out, in, k});
-  c.weight_g = at::zeros({out, 1, 1});
-  c.bias = at::zeros({out});
+  c.weight_v = unloaded({out, in, k});
+  c.weight_g = unloaded({out, 1, 1});
+  c.bias = unloaded({out});
   c.stride = stride;
   c.dilation = dilation;
   return c;
@@ -51,15 +51,15 @@ SConv make_conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t 
 
 SConv make_convtr(int64_t in, int64_t out, int64_t k, int64_t stride) {
   SConv c;
-  c.weight_v = at::zeros({in, out, k});
-  c.weight_g = at::zeros({in, 1, 1});
-  c.bias = at::zeros({out});
+  c.weight_v = unloaded({in, out, k});
+  c.weight_g = unloaded({in, 1, 1});
+  c.bias = unloaded({out});
   c.stride = stride;
   c.transposed = true;
   return c;
 }
 
-void add_conv(io::ParamSlots& slots, SConv& c, const std::string& prefix) {
+void add_conv(ParamSlots& slots, SConv& c, const std::string& prefix) {
   const std::string inner = c.transposed ? "convtr.convtr." : "conv.conv.";
   slots.emplace_back(prefix + inner + "weight_g", &c.weight_g);
   slots.emplace_back(prefix + inner + "weight_v", &c.weight_v);
@@ -69,15 +69,15 @@ void add_conv(io::ParamSlots& slots, SConv& c, const std::string& prefix) {
 std::vector<at::Tensor> make_lstm(int64_t dim, int64_t layers) {
   std::vector<at::Tensor> p;
   for (int64_t l = 0; l < layers; ++l) {
-    p.push_back(at::zeros({4 * dim, dim}));
-    p.push_back(at::zeros({4 * dim, dim}));
-    p.push_back(at::zeros({4 * dim}));
-    p.push_back(at::zeros({4 * dim}));
+    p.push_back(unloaded({4 * dim, dim}));
+    p.push_back(unloaded({4 * dim, dim}));
+    p.push_back(unloaded({4 * dim}));
+    p.push_back(unloaded({4 * dim}));
   }
   return p;
 }
 
-void add_lstm(io::ParamSlots& slots, std::vector<at::Tensor>& p, const std::string& prefix) {
+void add_lstm(ParamSlots& slots, std::vector<at::Tensor>& p, const std::string& prefix) {
   for (size_t l = 0; l < p.size() / 4; ++l) {
     const std::string s = std::to_string(l);
     slots.emplace_back(prefix + "lstm.weight_ih_l" + s, &p[4 * l]);
@@ -97,7 +97,7 @@ ResBlock make_resblock(int64_t dim, const EncodecConfig& c, int64_t j) {
   return r;
 }
 
-void add_resblock(io::ParamSlots& slots, ResBlock& r, const std::string& prefix) {
+void add_resblock(ParamSlots& slots, ResBlock& r, const std::string& prefix) {
   add_conv(slots, r.conv1, prefix + "block.1.");
   add_conv(slots, r.conv2, prefix + "block.3.");
   add_conv(slots, r.shortcut, prefix + "shortcut.");
@@ -113,16 +113,17 @@ int64_t EncodecConfig::hop_length() const {
   return h;
 }
 
-EncodecConfig infer_encodec_config(const io::StateDict& state, const std::string& path) {
+EncodecConfig infer_encodec_config(const TensorSource& state) {
   EncodecConfig c;
+  const std::string& origin = state.origin;
   const auto need = [&](const std::string& name, int64_t dim) -> const at::Tensor& {
     const at::Tensor* t = find(state, name);
     if (t == nullptr) {
-      throw std::runtime_error("EnCodec checkpoint '" + path + "': missing key '" + name +
+      throw std::runtime_error(origin + ": missing key '" + name +
                                "' (expected encodec_24khz-d7cc33bc.th, the 24 kHz EnCodec state dict)");
     }
     if (t->dim() != dim) {
-      throw std::runtime_error("EnCodec checkpoint '" + path + "': '" + name + "' has " + std::to_string(t->dim()) +
+      throw std::runtime_error(origin + ": '" + name + "' has " + std::to_string(t->dim()) +
                                " dimensions, expected " + std::to_string(dim));
     }
     return *t;
@@ -130,7 +131,7 @@ EncodecConfig infer_encodec_config(const io::StateDict& state, const std::string
   const int64_t mult = int64_t{1} << c.ratios.size();
   const at::Tensor& first = need("decoder.model.0.conv.conv.weight_v", 3);  // (mult * n_filters, dimension, 7)
   if (first.size(0) % mult != 0) {
-    throw std::runtime_error("EnCodec checkpoint '" + path + "': first decoder conv has " +
+    throw std::runtime_error(origin + ": first decoder conv has " +
                              std::to_string(first.size(0)) + " channels, not a multiple of " + std::to_string(mult));
   }
   c.n_filters = first.size(0) / mult;
@@ -143,7 +144,7 @@ EncodecConfig infer_encodec_config(const io::StateDict& state, const std::string
   c.bins = need("quantizer.vq.layers.0._codebook.embed", 2).size(0);
   c.has_encoder = find(state, "encoder.model.0.conv.conv.weight_v") != nullptr;
   if (c.n_filters <= 0 || c.n_filters > 4096 || c.dimension <= 0 || c.dimension > 4096 || c.lstm_layers > 16) {
-    throw std::runtime_error("EnCodec checkpoint '" + path + "': implausible shapes");
+    throw std::runtime_error(origin + ": implausible shapes");
   }
   return c;
 }
@@ -173,15 +174,15 @@ Encodec::Encodec(const EncodecConfig& c) : config_(c) {
     enc_out_ = make_conv(mult * nf, c.dimension, c.last_kernel_size);
   }
   for (int64_t i = 0; i < c.n_q; ++i) {
-    codebooks_.push_back(at::zeros({c.bins, c.dimension}));
-    vq_buffers_.push_back(at::zeros({1}));
-    vq_buffers_.push_back(at::zeros({c.bins}));
-    vq_buffers_.push_back(at::zeros({c.bins, c.dimension}));
+    codebooks_.push_back(unloaded({c.bins, c.dimension}));
+    vq_buffers_.push_back(unloaded({1}));
+    vq_buffers_.push_back(unloaded({c.bins}));
+    vq_buffers_.push_back(unloaded({c.bins, c.dimension}));
   }
 }
 
-io::ParamSlots Encodec::named_parameters() {
-  io::ParamSlots slots;
+ParamSlots Encodec::named_parameters() {
+  ParamSlots slots;
   // decoder.model: 0 conv, [1 lstm], then per ratio: ELU, convtr, resblocks; then ELU, conv
   int64_t i = 0;
   add_conv(slots, dec_in_, "decoder.model." + std::to_string(i++) + ".");
@@ -222,8 +223,17 @@ io::ParamSlots Encodec::named_parameters() {
   return slots;
 }
 
-void Encodec::load(const io::StateDict& state, const std::string& path) {
-  io::load_into(named_parameters(), state, path, {});
+void Encodec::load(const TensorSource& source) {
+  load_parameters(named_parameters(), source);
+  fold_weight_norm();
+}
+
+void Encodec::to(const at::Device& device) {
+  move_parameters(named_parameters(), device);
+  fold_weight_norm();  // on the device, as weight_norm's forward hook computes it upstream
+}
+
+void Encodec::fold_weight_norm() {
   const auto fin = [](SConv& c) { finalize(c); };
   fin(dec_in_);
   for (auto& c : dec_up_) fin(c);

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "io/checkpoint.h"
+#include "models/parameters.h"
 
 namespace bark::models {
 
@@ -28,7 +28,7 @@ struct EncodecConfig {
 };
 
 // Infers the config from tensor shapes of an encodec_24khz state dict.
-EncodecConfig infer_encodec_config(const io::StateDict& state, const std::string& path);
+EncodecConfig infer_encodec_config(const TensorSource& state);
 
 // SConv1d / SConvTranspose1d with weight norm folded in at load time.
 struct SConv {
@@ -47,8 +47,11 @@ class Encodec {
  public:
   explicit Encodec(const EncodecConfig& config);
   const EncodecConfig& config() const { return config_; }
-  io::ParamSlots named_parameters();
-  void load(const io::StateDict& state, const std::string& path);
+  ParamSlots named_parameters();
+  void load(const TensorSource& source);
+  // Moves the weights to `device` (and folds the weight norm there).
+  void to(const at::Device& device);
+  at::Device device() const { return dec_out_.bias.device(); }
 
   // codes: (n_q, B, T) int64 -> quantizer.decode -> (B, dimension, T)
   at::Tensor quantizer_decode(const at::Tensor& codes) const;
@@ -64,6 +67,7 @@ class Encodec {
   at::Tensor sconvtr(const SConv& c, const at::Tensor& x) const;
   at::Tensor resblock(const ResBlock& r, const at::Tensor& x) const;
   at::Tensor slstm(const std::vector<at::Tensor>& params, const at::Tensor& x) const;
+  void fold_weight_norm();
 
   EncodecConfig config_;
   // decoder.model.*

@@ -8,32 +8,17 @@
 
 namespace bark::models {
 
-FineGPTConfig fine_config_from_args(const io::PyValue& args, const std::string& path) {
-  FineGPTConfig c;
-  static_cast<GPTConfig&>(c) = gpt_config_from_args(args, path);
-  c.n_codes_total = io::arg_int_opt(args, "n_codes_total").value_or(8);
-  c.n_codes_given = io::arg_int_opt(args, "n_codes_given").value_or(1);
-  if (c.n_codes_total < 2 || c.n_codes_total > 64 || c.n_codes_given < 1 || c.n_codes_given >= c.n_codes_total) {
-    throw std::runtime_error("checkpoint '" + path + "': invalid n_codes_total / n_codes_given");
-  }
-  if (c.input_vocab_size != c.output_vocab_size) {
-    throw std::runtime_error("checkpoint '" + path + "': the fine model ties lm_heads to wtes, so input and "
-                             "output vocabularies must be equal");
-  }
-  return c;
-}
-
 FineGPT::FineGPT(const FineGPTConfig& config) : config_(config) {
   const int64_t C = config.n_embd;
-  for (int64_t i = 0; i < config.n_codes_total; ++i) wtes_.push_back(at::zeros({config.input_vocab_size, C}));
-  wpe_ = at::zeros({config.block_size, C});
+  for (int64_t i = 0; i < config.n_codes_total; ++i) wtes_.push_back(unloaded({config.input_vocab_size, C}));
+  wpe_ = unloaded({config.block_size, C});
   // FineBlock uses nn.LayerNorm (always with bias); Linear bias follows config.bias.
   for (int64_t i = 0; i < config.n_layer; ++i) h_.push_back(make_block(C, config.bias, /*layer_norm_bias=*/true));
-  ln_f_ = {at::ones({C}), at::zeros({C})};
+  ln_f_ = {unloaded({C}), unloaded({C})};
 }
 
-io::ParamSlots FineGPT::named_parameters() {
-  io::ParamSlots slots;
+ParamSlots FineGPT::named_parameters() {
+  ParamSlots slots;
   for (size_t i = 0; i < wtes_.size(); ++i) slots.emplace_back("transformer.wtes." + std::to_string(i) + ".weight", &wtes_[i]);
   slots.emplace_back("transformer.wpe.weight", &wpe_);
   for (size_t i = 0; i < h_.size(); ++i) {
@@ -48,23 +33,9 @@ io::ParamSlots FineGPT::named_parameters() {
   return slots;
 }
 
-void FineGPT::load(const io::BarkCheckpoint& checkpoint) {
-  io::load_into(named_parameters(), checkpoint.state_dict, checkpoint.path, {});
-}
+void FineGPT::load(const TensorSource& source) { load_parameters(named_parameters(), source); }
 
-void FineGPT::to(const at::Device& device) {
-  for (auto& t : wtes_) t = t.to(device);
-  wpe_ = wpe_.to(device);
-  for (auto& b : h_) {
-    for (at::Tensor* t : {&b.ln_1.weight, &b.ln_1.bias, &b.ln_2.weight, &b.ln_2.bias, &b.c_attn.weight,
-                          &b.c_attn.bias, &b.attn_proj.weight, &b.attn_proj.bias, &b.c_fc.weight, &b.c_fc.bias,
-                          &b.mlp_proj.weight, &b.mlp_proj.bias}) {
-      if (t->defined()) *t = t->to(device);
-    }
-  }
-  ln_f_.weight = ln_f_.weight.to(device);
-  ln_f_.bias = ln_f_.bias.to(device);
-}
+void FineGPT::to(const at::Device& device) { move_parameters(named_parameters(), device); }
 
 at::Tensor FineGPT::forward(int64_t pred_idx, const at::Tensor& idx) const {
   TORCH_CHECK(idx.dim() == 3, "FineGPT.forward: idx must be (B, T, codes)");

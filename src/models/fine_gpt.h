@@ -5,7 +5,6 @@
 
 #include <vector>
 
-#include "io/checkpoint.h"
 #include "models/gpt.h"
 
 namespace bark::models {
@@ -15,15 +14,13 @@ struct FineGPTConfig : GPTConfig {
   int64_t n_codes_given = 1;
 };
 
-FineGPTConfig fine_config_from_args(const io::PyValue& args, const std::string& path);
-
 class FineGPT {
  public:
   explicit FineGPT(const FineGPTConfig& config);
 
   const FineGPTConfig& config() const { return config_; }
-  io::ParamSlots named_parameters();
-  void load(const io::BarkCheckpoint& checkpoint);
+  ParamSlots named_parameters();
+  void load(const TensorSource& source);
   void to(const at::Device& device);
   at::Device device() const { return wpe_.device(); }
 

@@ -33,40 +33,11 @@ at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
   return at::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
 }
 
-GPTConfig gpt_config_from_args(const io::PyValue& args, const std::string& path) {
-  GPTConfig c;
-  // generation.py _load_model: old checkpoints carry one `vocab_size` for input and output.
-  if (auto v = io::arg_int_opt(args, "input_vocab_size")) {
-    c.input_vocab_size = *v;
-    c.output_vocab_size = io::arg_int(args, "output_vocab_size", path);
-  } else {
-    c.input_vocab_size = c.output_vocab_size = io::arg_int(args, "vocab_size", path);
-  }
-  c.block_size = io::arg_int(args, "block_size", path);
-  c.n_layer = io::arg_int(args, "n_layer", path);
-  c.n_head = io::arg_int(args, "n_head", path);
-  c.n_embd = io::arg_int(args, "n_embd", path);
-  c.bias = io::arg_bool_opt(args, "bias").value_or(true);
-  const auto bad = [&](const std::string& why) {
-    return std::runtime_error("checkpoint '" + path + "': invalid model_args: " + why);
-  };
-  if (c.n_layer <= 0 || c.n_layer > 1000) throw bad("n_layer = " + std::to_string(c.n_layer));
-  if (c.n_head <= 0 || c.n_embd <= 0 || c.n_embd % c.n_head != 0) {
-    throw bad("n_embd = " + std::to_string(c.n_embd) + " is not a multiple of n_head = " + std::to_string(c.n_head));
-  }
-  if (c.n_embd > 65536 || c.block_size <= 0 || c.block_size > (1 << 20)) throw bad("absurd n_embd or block_size");
-  if (c.input_vocab_size <= 0 || c.output_vocab_size <= 0 || c.input_vocab_size > (1 << 24) ||
-      c.output_vocab_size > (1 << 24)) {
-    throw bad("absurd vocabulary size");
-  }
-  return c;
-}
-
 TransformerBlock make_block(int64_t C, bool bias, bool layer_norm_bias) {
-  const auto zeros = [](at::IntArrayRef s) { return at::zeros(s, at::kFloat); };
+  const auto zeros = [](at::IntArrayRef s) { return unloaded(s); };
   TransformerBlock b;
-  b.ln_1 = {at::ones({C}), layer_norm_bias ? zeros({C}) : at::Tensor()};
-  b.ln_2 = {at::ones({C}), layer_norm_bias ? zeros({C}) : at::Tensor()};
+  b.ln_1 = {unloaded({C}), layer_norm_bias ? zeros({C}) : at::Tensor()};
+  b.ln_2 = {unloaded({C}), layer_norm_bias ? zeros({C}) : at::Tensor()};
   b.c_attn = {zeros({3 * C, C}), bias ? zeros({3 * C}) : at::Tensor()};
   b.attn_proj = {zeros({C, C}), bias ? zeros({C}) : at::Tensor()};
   b.c_fc = {zeros({4 * C, C}), bias ? zeros({4 * C}) : at::Tensor()};
@@ -74,7 +45,7 @@ TransformerBlock make_block(int64_t C, bool bias, bool layer_norm_bias) {
   return b;
 }
 
-void add_block_slots(TransformerBlock& b, const std::string& p, bool bias, io::ParamSlots& slots) {
+void add_block_slots(TransformerBlock& b, const std::string& p, bool bias, ParamSlots& slots) {
   const auto add = [&](const std::string& name, at::Tensor& t) {
     if (t.defined()) slots.emplace_back(p + name, &t);
   };
@@ -153,17 +124,17 @@ at::Tensor mlp_forward(const TransformerBlock& b, const at::Tensor& x) {
 
 GPT::GPT(const GPTConfig& config) : config_(config) {
   const int64_t C = config.n_embd;
-  wte_ = at::zeros({config.input_vocab_size, C});
-  wpe_ = at::zeros({config.block_size, C});
+  wte_ = unloaded({config.input_vocab_size, C});
+  wpe_ = unloaded({config.block_size, C});
   for (int64_t i = 0; i < config.n_layer; ++i) h_.push_back(make_block(C, config.bias, config.bias));
-  ln_f_ = {at::ones({C}), config.bias ? at::zeros({C}) : at::Tensor()};
-  lm_head_ = at::zeros({config.output_vocab_size, C});
+  ln_f_ = {unloaded({C}), config.bias ? unloaded({C}) : at::Tensor()};
+  lm_head_ = unloaded({config.output_vocab_size, C});
   // model.py registers tril(ones) as `bias` and masks where it is 0.
   causal_mask_ = at::ones({config.block_size, config.block_size}, at::kBool).triu(1);
 }
 
-io::ParamSlots GPT::named_parameters() {
-  io::ParamSlots slots;
+ParamSlots GPT::named_parameters() {
+  ParamSlots slots;
   slots.emplace_back("transformer.wte.weight", &wte_);
   slots.emplace_back("transformer.wpe.weight", &wpe_);
   for (size_t i = 0; i < h_.size(); ++i) {
@@ -175,23 +146,17 @@ io::ParamSlots GPT::named_parameters() {
   return slots;
 }
 
-void GPT::load(const io::BarkCheckpoint& checkpoint) {
+void GPT::load(const TensorSource& source) {
   // The causal-mask buffers (".attn.bias") are absent from the real files; we build our own.
-  io::load_into(named_parameters(), checkpoint.state_dict, checkpoint.path, [](const std::string& name) {
+  load_parameters(named_parameters(), source, [](const std::string& name) {
     const std::string suffix = ".attn.bias";
     return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   });
 }
 
 void GPT::to(const at::Device& device) {
-  for (auto& [name, t] : named_parameters()) *t = t->to(device);
+  move_parameters(named_parameters(), device);
   causal_mask_ = causal_mask_.to(device);
-}
-
-int64_t GPT::num_params() const {
-  int64_t n = 0;
-  for (auto& [name, t] : const_cast<GPT*>(this)->named_parameters()) n += t->numel();
-  return n;
 }
 
 KVCache GPT::make_cache(int64_t batch, int64_t capacity) const {

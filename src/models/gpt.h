@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "io/checkpoint.h"
+#include "models/parameters.h"
 
 namespace bark::models {
 
-// bark/model.py GPTConfig, read from a checkpoint's model_args.
+// bark/model.py GPTConfig (a checkpoint's model_args; src/io reads them).
 struct GPTConfig {
   int64_t block_size = 1024;
   int64_t input_vocab_size = 10'048;
@@ -21,9 +21,6 @@ struct GPTConfig {
   int64_t n_embd = 768;
   bool bias = true;  // bias in Linear and LayerNorm
 };
-
-// model_args -> config, with upstream _load_model's fix-up of the legacy `vocab_size`.
-GPTConfig gpt_config_from_args(const io::PyValue& args, const std::string& path);
 
 // Key/value cache of every layer, preallocated for `capacity` positions (not grown by concat).
 struct KVCache {
@@ -56,8 +53,8 @@ struct TransformerBlock {
 };
 
 // Adds `block`'s parameters under "<prefix>ln_1.weight", ... to `slots`.
-void add_block_slots(TransformerBlock& block, const std::string& prefix, bool bias, io::ParamSlots& slots);
-// Allocates a block's tensors (zeros) for width C.
+void add_block_slots(TransformerBlock& block, const std::string& prefix, bool bias, ParamSlots& slots);
+// A block of width C whose tensors are not loaded yet (shapes only).
 TransformerBlock make_block(int64_t C, bool bias, bool layer_norm_bias);
 // softmax(q k^T / sqrt(hs) [masked]) v as model.py / model_fine.py compute it without SDPA.
 // q: (B, nh, T, hs); k, v: (B, nh, S, hs); `mask`: (T, S) bool, true where a score is replaced
@@ -72,12 +69,11 @@ class GPT {
 
   const GPTConfig& config() const { return config_; }
   // Every parameter under its upstream state-dict name (transformer.h.0.attn.c_attn.weight, ...).
-  io::ParamSlots named_parameters();
-  // Loads weights from a Bark checkpoint (after gpt_config_from_args); `.attn.bias` may be absent.
-  void load(const io::BarkCheckpoint& checkpoint);
+  ParamSlots named_parameters();
+  // Fills the weights by their upstream names; `.attn.bias` (the causal-mask buffers) may be absent.
+  void load(const TensorSource& source);
   void to(const at::Device& device);
-  at::Device device() const { return wte_.device(); }
-  int64_t num_params() const;
+  at::Device device() const { return wpe_.device(); }
 
   // model.py GPT.forward. idx: (B, T) int64. With merge_context, the first 256 text ids and the
   // next 256 history ids are summed position by position (513 ids -> 257 positions). With a

@@ -1,0 +1,185 @@
+#include "engine/model_store.h"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "generation/constants.h"
+#include "io/checkpoint.h"
+#include "logging.h"
+
+namespace bark::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Info when the call asked for it, else debug: a `silent` call says nothing below warning.
+template <typename... Args>
+void announce_load(bool announce, fmt::format_string<Args...> f, Args&&... args) {
+  log().log(announce ? spdlog::level::info : spdlog::level::debug, f, std::forward<Args>(args)...);
+}
+
+io::BarkCheckpoint read_checkpoint(const std::string& path, const char* what, bool announce) {
+  const auto t0 = Clock::now();
+  auto ck = io::load_bark_checkpoint(path);
+  announce_load(announce, "{} model: loaded '{}' in {:.2f}s{}", what, path, seconds_since(t0),
+                ck.best_val_loss ? fmt::format(" (best val loss {:.3f})", *ck.best_val_loss) : std::string());
+  return ck;
+}
+
+std::runtime_error not_a(const std::string& path, const std::string& what, const std::string& why) {
+  return std::runtime_error("checkpoint '" + path + "' is not a Bark " + what + " model: " + why);
+}
+
+}  // namespace
+
+at::Device to_at(Device d) {
+  switch (d) {
+    case Device::Cuda: return at::Device(at::kCUDA);
+    case Device::Mps: return at::Device(at::kMPS);
+    default: return at::Device(at::kCPU);
+  }
+}
+
+ModelStore::ModelStore(const PipelineOptions& options, const DeviceChoice& devices)
+    : options_(options), devices_(devices) {}
+
+at::Device ModelStore::model_device() const { return to_at(devices_.models); }
+at::Device ModelStore::codec_device() const { return to_at(devices_.codec); }
+at::Device ModelStore::home_device() const {
+  return options_.offload_cpu ? at::Device(at::kCPU) : model_device();
+}
+
+ModelFiles ModelStore::files(bool need_models) const {
+  std::lock_guard<std::mutex> lock(files_mutex_);
+  if (!files_ || (need_models && !files_complete_)) {
+    ModelFileNeeds need;
+    need.text = need.coarse = need.fine = need.codec = need.vocab = need_models;
+    files_ = locate_model_files(options_.model_dir, options_.use_small, need);
+    files_complete_ = need_models;
+  }
+  return *files_;
+}
+
+const text::Tokenizer& ModelStore::tokenizer() const {
+  std::lock_guard<std::mutex> lock(tokenizer_mutex_);
+  if (!tokenizer_) {
+    std::string path;
+    {
+      std::lock_guard<std::mutex> files_lock(files_mutex_);
+      if (files_ && !files_->vocab.empty()) path = files_->vocab;
+    }
+    if (path.empty()) path = locate_vocab(options_.model_dir);
+    tokenizer_ = std::make_unique<text::Tokenizer>(text::Tokenizer::from_vocab_file(path));
+  }
+  return *tokenizer_;
+}
+
+const models::GPT& ModelStore::text(bool announce) const {
+  std::lock_guard<std::mutex> lock(text_mutex_);
+  if (!text_) {
+    const auto ck = read_checkpoint(files(true).text, "text", announce);
+    const auto cfg = io::read_gpt_config(ck);
+    if (cfg.input_vocab_size <= generation::SEMANTIC_INFER_TOKEN || cfg.output_vocab_size <= generation::SEMANTIC_PAD_TOKEN) {
+      throw not_a(ck.path, "text", "vocabularies " + std::to_string(cfg.input_vocab_size) + " / " +
+                                       std::to_string(cfg.output_vocab_size) + ", expected 129600 / 10048 as in text_2.pt");
+    }
+    // 256 merged text+history positions, the infer token and up to 768 generated tokens, the
+    // last of which is never fed back: 257 + 767 positions.
+    const int64_t need = 257 + generation::MAX_SEMANTIC_STEPS - 1;
+    if (cfg.block_size < need) {
+      throw not_a(ck.path, "text", "block_size " + std::to_string(cfg.block_size) + " < " + std::to_string(need) +
+                                       " positions the semantic stage needs");
+    }
+    auto model = std::make_unique<models::GPT>(cfg);
+    model->load(ck.weights);
+    if (options_.precision == Precision::Fp16) {
+      model->to_half();
+      announce_load(announce, "text model: fp16 weights (fast mode: outputs differ from upstream's)");
+    }
+    model->to(home_device());
+    text_ = std::move(model);
+  }
+  return *text_;
+}
+
+const models::GPT& ModelStore::coarse(bool announce) const {
+  std::lock_guard<std::mutex> lock(coarse_mutex_);
+  if (!coarse_) {
+    const auto ck = read_checkpoint(files(true).coarse, "coarse", announce);
+    const auto cfg = io::read_gpt_config(ck);
+    if (cfg.input_vocab_size <= generation::COARSE_INFER_TOKEN ||
+        cfg.output_vocab_size < generation::SEMANTIC_VOCAB_SIZE + 2 * generation::CODEBOOK_SIZE) {
+      throw not_a(ck.path, "coarse", "vocabulary " + std::to_string(cfg.input_vocab_size) + ", expected 12096 as in coarse_2.pt");
+    }
+    // the default window: 256 semantic + infer token + 630 history + 60 generated - 1
+    const int64_t need = 257 + 630 + 60 - 1;
+    if (cfg.block_size < need) {
+      throw not_a(ck.path, "coarse", "block_size " + std::to_string(cfg.block_size) + " < " + std::to_string(need) +
+                                         " positions the coarse stage needs");
+    }
+    auto model = std::make_unique<models::GPT>(cfg);
+    model->load(ck.weights);
+    if (options_.precision == Precision::Fp16) {
+      model->to_half();
+      announce_load(announce, "coarse model: fp16 weights (fast mode: outputs differ from upstream's)");
+    }
+    model->to(home_device());
+    coarse_ = std::move(model);
+  }
+  return *coarse_;
+}
+
+const models::FineGPT& ModelStore::fine(bool announce) const {
+  std::lock_guard<std::mutex> lock(fine_mutex_);
+  if (!fine_) {
+    const auto ck = read_checkpoint(files(true).fine, "fine", announce);
+    const auto cfg = io::read_fine_config(ck);
+    if (cfg.n_codes_total != generation::N_FINE_CODEBOOKS || cfg.input_vocab_size <= generation::CODEBOOK_SIZE ||
+        cfg.block_size < generation::FINE_WINDOW) {
+      throw not_a(ck.path, "fine", "expected 8 codebooks, a vocabulary of 1056 and a block size of 1024 as in fine_2.pt");
+    }
+    auto model = std::make_unique<models::FineGPT>(cfg);
+    model->load(ck.weights);
+    model->to(home_device());
+    fine_ = std::move(model);
+  }
+  return *fine_;
+}
+
+const models::Encodec& ModelStore::codec(bool announce) const {
+  std::lock_guard<std::mutex> lock(codec_mutex_);
+  if (!codec_) {
+    const std::string path = files(true).codec;
+    const auto t0 = Clock::now();
+    const auto state = io::load_state_dict_file(path);
+    const auto cfg = models::infer_encodec_config(state);
+    if (cfg.n_q < generation::N_FINE_CODEBOOKS || cfg.bins != generation::CODEBOOK_SIZE) {
+      throw std::runtime_error("EnCodec checkpoint '" + path + "' has " + std::to_string(cfg.n_q) + " codebooks of " +
+                               std::to_string(cfg.bins) + " entries; Bark needs 8 of 1024");
+    }
+    auto model = std::make_unique<models::Encodec>(cfg);
+    model->load(state);
+    // generation.py puts the codec on the models' device, except under MPS (it stays on the CPU)
+    model->to(codec_device());
+    announce_load(announce, "codec: loaded '{}' in {:.2f}s (on {})", path, seconds_since(t0), device_name(devices_.codec));
+    codec_ = std::move(model);
+  }
+  return *codec_;
+}
+
+void ModelStore::place_text(const at::Device& d) const {
+  std::lock_guard<std::mutex> lock(text_mutex_);
+  if (text_) text_->to(d);
+}
+void ModelStore::place_coarse(const at::Device& d) const {
+  std::lock_guard<std::mutex> lock(coarse_mutex_);
+  if (coarse_) coarse_->to(d);
+}
+void ModelStore::place_fine(const at::Device& d) const {
+  std::lock_guard<std::mutex> lock(fine_mutex_);
+  if (fine_) fine_->to(d);
+}
+
+}  // namespace bark::engine
