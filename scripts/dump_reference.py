@@ -128,11 +128,18 @@ CASES = [
          coarse_in=dict(seed=135, rows=2, frames=50)),
     dict(name="fine_t05_fr2npz_2windows_seed36", kind="fine", seed=36, voice="v2/fr_speaker_2",
          voice_as="npz", temp=0.5, coarse_in=dict(seed=136, rows=2, frames=1100)),
+    # --- one torch.manual_seed, then two api calls drawing from the same global generator --------
+    dict(name="twocall_sem_wave_none_seed41", kind="twocall", mode="semantic_then_waveform", seed=41,
+         voice=None, text="Hello, my name is Suno. And, uh — and I like pizza. [laughs]"),
+    dict(name="twocall_sem_wave_en6_seed42", kind="twocall", mode="semantic_then_waveform", seed=42,
+         voice="v2/en_speaker_6", text_temp=0.8, waveform_temp=0.6, text="Two calls, one generator."),
+    dict(name="twocall_audio_twice_de3_seed43", kind="twocall", mode="audio_twice", seed=43,
+         voice="v2/de_speaker_3", text="Erster Satz.", text2="Und der zweite Satz folgt."),
     # --- numpy top_p filter on logit vectors -----------------------------------------------------
     dict(name="topp_vectors", kind="topp"),
 ]
 
-KINDS = ("audio", "semantic", "coarse", "fine", "topp", "encodec")  # encodec: encodec.npz only
+KINDS = ("audio", "semantic", "coarse", "fine", "twocall", "topp", "encodec")  # encodec: encodec.npz only
 
 
 def log(*args):
@@ -332,6 +339,28 @@ def run_case(gen, case, prompts_dir):
         torch.manual_seed(case["seed"])
         out = gen.generate_fine(coarse, history_prompt=hp, temp=temp, silent=True)
         arrays["fine"] = np.asarray(out, dtype=np.int64)
+    elif kind == "twocall":
+        # torch.manual_seed once, then two api calls: the second continues the generator the
+        # first advanced (bark::Generator shared by two calls in the C++ API)
+        text_temp = case.get("text_temp", 0.7)
+        waveform_temp = case.get("waveform_temp", 0.7)
+        opts.update(mode=case["mode"], text_temp=text_temp, waveform_temp=waveform_temp)
+        torch.manual_seed(case["seed"])
+        if case["mode"] == "semantic_then_waveform":
+            sem = api.text_to_semantic(case["text"], history_prompt=hp, temp=text_temp, silent=True)
+            full, wav = api.semantic_to_waveform(sem, history_prompt=hp, temp=waveform_temp, silent=True,
+                                                 output_full=True)
+        else:
+            first = api.generate_audio(case["text"], history_prompt=hp, text_temp=text_temp,
+                                       waveform_temp=waveform_temp, silent=True)
+            arrays["wav_first"] = np.asarray(first, dtype=np.float32)
+            arrays["text2"] = utf8_array(case["text2"])
+            full, wav = api.generate_audio(case["text2"], history_prompt=hp, text_temp=text_temp,
+                                           waveform_temp=waveform_temp, silent=True, output_full=True)
+        arrays.update(semantic=np.asarray(full["semantic_prompt"], dtype=np.int64),
+                      coarse=np.asarray(full["coarse_prompt"], dtype=np.int64),
+                      fine=np.asarray(full["fine_prompt"], dtype=np.int64),
+                      wav=np.asarray(wav, dtype=np.float32))
     elif kind == "topp":
         vecs, tops = topp_vectors()
         opts["count"] = len(vecs)

@@ -7,7 +7,6 @@
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <c10/util/Exception.h>
 
 #include <chrono>
 #include <cmath>
@@ -19,6 +18,7 @@
 #include "bark/history_prompt.h"
 #include "cpu_threads.h"
 #include "device.h"
+#include "engine/errors.h"
 #include "engine/generator_impl.h"
 #include "engine/model_store.h"
 #include "generation/constants.h"
@@ -41,6 +41,8 @@ const char* stage_name(Stage stage) {
   return "?";
 }
 
+using engine::guarded;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -54,26 +56,6 @@ DeviceAvailability probe_devices() {
   a.cuda = at::hasCUDA() && at::getNumGPUs() > 0;
   a.mps = at::hasMPS();
   return a;
-}
-
-// The first line of a torch error, without the C++ backtrace torch appends.
-std::string one_line(const std::string& what) {
-  std::string line = what.substr(0, what.find('\n'));
-  return line.empty() ? "tensor operation failed" : line;
-}
-
-// Every public entry point runs through this: torch's c10::Error and std::bad_alloc become one
-// line std::runtime_errors; everything else (ours, bark::Cancelled, whatever a progress callback
-// threw) passes unchanged.
-template <typename F>
-auto guarded(const char* what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(std::string(what) + ": " + one_line(e.what_without_backtrace()));
-  } catch (const std::bad_alloc&) {
-    throw std::runtime_error(std::string(what) + ": out of memory");
-  }
 }
 
 void check_finite_positive(double v, const char* name) {
