@@ -25,6 +25,7 @@
 #include "generation/generation.h"
 #include "logging.h"
 #include "model_files.h"
+#include "text/segment.h"
 #include "text/tokenizer.h"
 
 namespace bark {
@@ -224,8 +225,22 @@ class PipelineImpl {
     return store_.tokenizer().encode(text::normalize_whitespace(text));
   }
 
+  std::vector<std::string> split_text(const std::string& text, size_t max_segment_chars) const {
+    text::SegmentOptions so;
+    so.max_chars = max_segment_chars;
+    so.max_tokens = text::MAX_TEXT_TOKENS;
+    return text::split_segments(text, so, &store_.tokenizer());
+  }
+
   // Offload moves models between devices, so calls with it run one at a time.
   std::mutex* serialise() const { return offloading() ? &offload_mutex_ : nullptr; }
+
+  HistoryPrompt load_voice(const std::string& voice) const {
+    if (voice.empty()) throw std::invalid_argument("voice is empty");
+    HistoryPrompt prompt = load_history_prompt(resolve_voice(voice, store_.files(/*need_models=*/false).prompts_dir));
+    validate_history_prompt(prompt);
+    return prompt;
+  }
 
   std::optional<generation::History> history(const GenerationOptions& o) const {
     HistoryPrompt prompt;
@@ -245,13 +260,16 @@ class PipelineImpl {
     return h;
   }
 
-  SemanticTokens semantic(const std::string& text, const Call& call, const generation::History* h) const {
+  // `dropped_percent` (optional) receives the share of the text's tokens beyond 256 (upstream drops them).
+  SemanticTokens semantic(const std::string& text, const Call& call, const generation::History* h,
+                          double* dropped_percent = nullptr) const {
     const GenerationOptions& o = call.options();
     const std::string normalized = text::normalize_whitespace(text);  // throws on invalid UTF-8
     if (normalized.empty()) throw std::invalid_argument("text is empty (nothing to say after whitespace clean-up)");
     store_.files(/*need_models=*/true);  // report every missing file at once, before any loading
     double dropped = 0;
     const auto encoded = text::encode_for_bark(store_.tokenizer(), normalized, &dropped);
+    if (dropped_percent != nullptr) *dropped_percent = dropped;
     const auto& model = store_.text(call.announce());
     Placement place(*this, [&](const at::Device& d) { store_.place_text(d); });
     generation::SemanticOptions so;
@@ -389,6 +407,14 @@ std::vector<int64_t> Pipeline::tokenize(const std::string& text) const {
   return guarded("tokenize", [&] { return impl().tokenize(text); });
 }
 
+HistoryPrompt Pipeline::load_voice(const std::string& voice) const {
+  return guarded("load_voice", [&] { return impl().load_voice(voice); });
+}
+
+std::vector<std::string> Pipeline::split_text(const std::string& text, size_t max_segment_chars) const {
+  return guarded("split_text", [&] { return impl().split_text(text, max_segment_chars); });
+}
+
 GenerationResult Pipeline::generate_audio_full(const std::string& text, const GenerationOptions& options) const {
   const PipelineImpl& p = impl();
   return guarded("generate_audio", [&] {
@@ -397,7 +423,7 @@ GenerationResult Pipeline::generate_audio_full(const std::string& text, const Ge
     const auto t0 = Clock::now();
     const Call call(options, p.store(), p.serialise());
     GenerationResult r;
-    r.full.semantic_prompt = p.semantic(text, call, h ? &*h : nullptr);
+    r.full.semantic_prompt = p.semantic(text, call, h ? &*h : nullptr, &r.text_dropped_percent);
     r.full.coarse_prompt = p.coarse(r.full.semantic_prompt, call, h ? &*h : nullptr);
     r.full.fine_prompt = p.fine(r.full.coarse_prompt, call, h ? &*h : nullptr);
     r.audio = p.decode(r.full.fine_prompt, &call);

@@ -6,6 +6,8 @@
 #include <ATen/Parallel.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "bark/pipeline.h"
@@ -104,6 +106,35 @@ TEST_CASE("generate_audio with seed 0 reproduces every upstream pipeline fixture
       double diff = 0;
       for (size_t i = 0; i < ref_wav.size(); ++i) diff = std::max(diff, std::fabs(double(r.audio.samples[i]) - ref_wav[i]));
       WARN(stem << ": waveform max abs diff " << diff);
+      CHECK(diff <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("generate_speech: a text of one segment is generate_audio, token for token with upstream",
+          "[parity][pipeline][longform]") {
+  const bark::Pipeline pipe(fixture_options());
+  const auto files = fixture_files("pipeline");
+  REQUIRE(files.size() >= 4);
+  for (const auto& file : files) {
+    SECTION(file.filename().string()) {
+      const std::string stem = file.stem().string();
+      const bark_test::Npz g(file.string());
+      bark::SpeechOptions o;  // defaults: split into segments, voice mode auto
+      o.generation.seed = 0;
+      o.generation.silent = true;
+      o.generation.voice = prompt_of(stem);
+      const std::string text = text_of(stem.substr(0, 2));
+      REQUIRE(pipe.split_text(text).size() == 1);
+      const auto r = pipe.generate_speech(text, o);
+      REQUIRE(r.segments.size() == 1);
+      CHECK(r.segments[0].tokens.semantic_prompt == ints(g, "semantic"));
+      CHECK(r.segments[0].tokens.coarse_prompt.data == codes(g, "coarse").data);
+      CHECK(r.segments[0].tokens.fine_prompt.data == codes(g, "fine").data);
+      const auto ref_wav = g.arrays.at("wav").to_float32();
+      REQUIRE(r.audio.samples.size() == ref_wav.size());
+      double diff = 0;
+      for (size_t i = 0; i < ref_wav.size(); ++i) diff = std::max(diff, std::fabs(double(r.audio.samples[i]) - ref_wav[i]));
       CHECK(diff <= 1e-4);
     }
   }

@@ -8,6 +8,7 @@
 #include "bark/options.h"
 #include "bark/pipeline.h"
 #include "bark/progress.h"
+#include "bark/speech.h"
 #include "bark/types.h"
 #include "bark/version.h"
 #include "bark/wav.h"

@@ -29,6 +29,7 @@
 
 #include "bark/export.h"
 #include "bark/options.h"
+#include "bark/speech.h"
 #include "bark/types.h"
 
 namespace bark {
@@ -38,6 +39,9 @@ class PipelineImpl;
 struct GenerationResult {
   FullGeneration full;  // semantic, coarse and fine tokens (usable as a history prompt)
   Audio audio;
+  // Percentage of the text's tokens beyond Bark's 256 that were dropped, as upstream does
+  // ("lopping of last N%"); 0 when the whole text was read. generate_speech splits instead.
+  double text_dropped_percent = 0.0;
 };
 
 class BARK_API Pipeline {
@@ -56,6 +60,11 @@ class BARK_API Pipeline {
   // Same, with output_full=True: also returns the tokens of every stage.
   GenerationResult generate_audio_full(const std::string& text, const GenerationOptions& options = {}) const;
 
+  // Long-form: any length of text in segments, one voice, streamed (bark/speech.h).
+  SpeechResult generate_speech(const std::string& text, const SpeechOptions& options = {}) const;
+  // The segments generate_speech would speak, in order (loads only the vocab).
+  std::vector<std::string> split_text(const std::string& text, size_t max_segment_chars = 150) const;
+
   // api.py text_to_semantic.
   SemanticTokens text_to_semantic(const std::string& text, const GenerationOptions& options = {}) const;
 
@@ -69,6 +78,10 @@ class BARK_API Pipeline {
   CodebookTokens generate_fine(const CodebookTokens& coarse, const GenerationOptions& options = {}) const;
   // EnCodec decoding of (n <= 8 codebooks, T) codes -> T * 320 samples at 24 kHz.
   Audio codec_decode(const CodebookTokens& fine) const;
+
+  // A voice as generation uses it: a preset name ("v2/en_speaker_6", found in the model
+  // directory's prompts/) or a .npz path, loaded and validated.
+  HistoryPrompt load_voice(const std::string& voice) const;
 
   // Tokenizer ids of `text` after Bark's whitespace normalisation (no offset, no truncation).
   std::vector<int64_t> tokenize(const std::string& text) const;

@@ -1,6 +1,7 @@
 // Progress reports and cancellation of a generation.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
@@ -28,6 +29,9 @@ struct Progress {
   Stage stage = Stage::Semantic;
   int64_t done = 0;
   int64_t total = 0;
+  // Long-form (generate_speech): the segment being generated, 0-based, and how many there are.
+  size_t segment = 0;
+  size_t segment_count = 1;
 };
 
 // Called at least once per decoding step (one token, one forward pass) with the progress of the

@@ -1,0 +1,266 @@
+// Pipeline::generate_speech: long-form speech driven through the Pipeline's public calls. Each
+// segment is one generate_audio_full (or, seamless, one text_to_semantic) with its own seed and
+// history prompt; the joins (silence, cross-fade) and the streaming of chunks happen here.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "bark/pipeline.h"
+#include "bark/progress.h"
+#include "bark/speech.h"
+#include "generation/constants.h"
+#include "logging.h"
+
+namespace bark {
+
+VoiceMode parse_voice_mode(const std::string& name) {
+  std::string n = name;
+  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (n == "auto") return VoiceMode::Auto;
+  if (n == "preset") return VoiceMode::Preset;
+  if (n == "chain") return VoiceMode::Chain;
+  throw std::invalid_argument("unknown voice mode '" + name + "' (expected auto, preset or chain)");
+}
+
+const char* voice_mode_name(VoiceMode mode) {
+  switch (mode) {
+    case VoiceMode::Auto: return "auto";
+    case VoiceMode::Preset: return "preset";
+    case VoiceMode::Chain: return "chain";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kSampleRate = static_cast<int>(generation::SAMPLE_RATE);
+
+void validate(const SpeechOptions& o) {
+  if (!std::isfinite(o.silence_s) || o.silence_s < 0 || o.silence_s > 60) {
+    throw std::invalid_argument("silence must be in [0, 60] seconds, got " + std::to_string(o.silence_s));
+  }
+  if (!std::isfinite(o.crossfade_s) || o.crossfade_s < 0 || o.crossfade_s > 2) {
+    throw std::invalid_argument("crossfade must be in [0, 2] seconds, got " + std::to_string(o.crossfade_s));
+  }
+  if (o.max_segment_chars < 1) throw std::invalid_argument("max_segment_chars must be >= 1");
+  if (o.chain_reset_every < 0) {
+    throw std::invalid_argument("chain_reset_every must be >= 0, got " + std::to_string(o.chain_reset_every));
+  }
+  if (o.seamless && o.voice_mode == VoiceMode::Chain) {
+    throw std::invalid_argument("seamless mode runs one coarse/fine pass with one voice: voice mode chain does not apply");
+  }
+}
+
+// Joins segment audio with silences or cross-fades and streams every sample as soon as no later
+// join can change it. The chunks concatenate to exactly `audio`.
+class Joiner {
+ public:
+  Joiner(const SpeechOptions& o, size_t n_segments)
+      : cb_(o.on_audio),
+        n_(n_segments),
+        silence_(static_cast<int64_t>(std::llround(o.silence_s * kSampleRate))),
+        fade_(static_cast<int64_t>(std::llround(o.crossfade_s * kSampleRate))) {}
+
+  // Appends segment i; returns where its audio starts.
+  int64_t add(std::vector<float> seg, size_t i) {
+    const bool overlap = silence_ == 0 && fade_ > 0;
+    const auto size = [](const std::vector<float>& v) { return static_cast<int64_t>(v.size()); };
+    int64_t start = size(audio_);
+    if (fade_ > 0 && !overlap) {
+      // fade out before the silence, in after it: no clicks at the segment edges
+      const int64_t k = std::min(fade_, size(seg));
+      for (int64_t j = 0; j < k; ++j) {
+        const float w = static_cast<float>(j + 1) / static_cast<float>(k + 1);
+        if (i > 0) seg[static_cast<size_t>(j)] *= w;
+        if (i + 1 < n_) seg[static_cast<size_t>(size(seg) - 1 - j)] *= w;
+      }
+    }
+    if (i > 0 && silence_ > 0) {
+      audio_.insert(audio_.end(), static_cast<size_t>(silence_), 0.0f);
+      start = size(audio_);
+    }
+    size_t from = 0;
+    if (overlap && i > 0) {
+      // linear cross-fade over the last k samples of what came before
+      const int64_t k = std::min({fade_, size(audio_) - emitted_, size(seg)});
+      start = size(audio_) - k;
+      for (int64_t j = 0; j < k; ++j) {
+        const float w = static_cast<float>(j + 1) / static_cast<float>(k + 1);
+        float& a = audio_[static_cast<size_t>(start + j)];
+        a = a * (1.0f - w) + seg[static_cast<size_t>(j)] * w;
+      }
+      from = static_cast<size_t>(k);
+    }
+    audio_.insert(audio_.end(), seg.begin() + static_cast<std::ptrdiff_t>(from), seg.end());
+    // the tail the next cross-fade will still change is held back
+    const int64_t hold = overlap && i + 1 < n_ ? std::min(fade_, size(audio_) - emitted_) : 0;
+    emit(size(audio_) - hold, i, i + 1 == n_);
+    return start;
+  }
+
+  std::vector<float> take() { return std::move(audio_); }
+
+ private:
+  void emit(int64_t end, size_t segment, bool last) {
+    if (!cb_ || (end <= emitted_ && !last)) return;
+    AudioChunk c;
+    c.samples.assign(audio_.begin() + emitted_, audio_.begin() + end);
+    c.offset = emitted_;
+    c.segment = segment;
+    c.segment_count = n_;
+    c.last = last;
+    emitted_ = end;
+    if (!cb_(c)) throw Cancelled("generation cancelled by the audio callback after segment " + std::to_string(segment + 1) +
+                                 " of " + std::to_string(n_));
+  }
+
+  AudioCallback cb_;
+  size_t n_;
+  int64_t silence_, fade_;
+  std::vector<float> audio_;
+  int64_t emitted_ = 0;
+};
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+}  // namespace
+
+SpeechResult Pipeline::generate_speech(const std::string& text, const SpeechOptions& options) const {
+  validate(options);
+  const GenerationOptions& gen = options.generation;
+  SpeechResult result;
+
+  const auto one_shot = [&](const std::string& t) {
+    GenerationOptions g = gen;
+    if (!g.generator && !g.seed) g.seed = random_seed();  // reported, so the run can be repeated
+    GenerationResult r = generate_audio_full(t, g);
+    SegmentResult seg;
+    seg.text = t;
+    if (!g.generator) seg.seed = g.seed;
+    if (gen.history_prompt) seg.history = gen.history_prompt;
+    else if (!gen.voice.empty()) seg.history = load_voice(gen.voice);
+    seg.tokens = r.full;
+    seg.sample_count = static_cast<int64_t>(r.audio.samples.size());
+    result.seed = seg.seed;
+    result.final_history = r.full;
+    result.text_dropped_percent = r.text_dropped_percent;
+    result.segments.push_back(std::move(seg));
+    Joiner joiner(options, 1);
+    joiner.add(r.audio.samples, 0);
+    result.audio = std::move(r.audio);
+    return result;
+  };
+  if (!options.split) return one_shot(text);
+
+  const std::vector<std::string> segments = split_text(text, options.max_segment_chars);
+  if (segments.empty()) throw std::invalid_argument("text is empty (nothing to say after whitespace clean-up)");
+  const size_t n = segments.size();
+  // One segment: exactly generate_audio (the same tokens as upstream for the same seed).
+  if (n == 1 && !options.seamless) return one_shot(text);
+
+  // Seeds: segment i uses seed + i (a shared generator instead: every segment draws from it).
+  std::optional<uint64_t> base_seed;
+  if (!gen.generator) base_seed = gen.seed ? *gen.seed : random_seed();
+  result.seed = base_seed;
+  std::optional<HistoryPrompt> voice;
+  if (gen.history_prompt) voice = gen.history_prompt;
+  else if (!gen.voice.empty()) voice = load_voice(gen.voice);
+  const VoiceMode mode = options.voice_mode;
+  log().log(gen.silent ? spdlog::level::debug : spdlog::level::info, "long-form: {} segments, voice mode {}{}", n,
+            voice_mode_name(mode), options.seamless ? ", seamless" : "");
+
+  // The options of segment i with its history prompt.
+  const auto options_for = [&](size_t i, const std::optional<HistoryPrompt>& history) {
+    GenerationOptions g = gen;
+    g.voice.clear();
+    g.history_prompt = history;
+    if (base_seed) g.seed = *base_seed + i;
+    if (gen.on_progress) {
+      g.on_progress = [&gen, i, n](const Progress& p) {
+        Progress q = p;
+        q.segment = i;
+        q.segment_count = n;
+        return gen.on_progress(q);
+      };
+    }
+    return g;
+  };
+
+  // The voice of segments after the first: the given one, or (Auto / Chain without one) the
+  // first segment's generation.
+  std::optional<HistoryPrompt> base = voice;
+  const auto history_for = [&](size_t i) -> std::optional<HistoryPrompt> {
+    if (i == 0) return voice;
+    if (mode == VoiceMode::Preset) return voice;
+    if (mode == VoiceMode::Chain) {
+      const bool reset = options.chain_reset_every > 0 && i % static_cast<size_t>(options.chain_reset_every) == 0;
+      if (!reset) return result.segments[i - 1].tokens;
+    }
+    return base;
+  };
+
+  Joiner joiner(options, options.seamless ? 1 : n);
+  if (!options.seamless) {
+    for (size_t i = 0; i < n; ++i) {
+      SegmentResult seg;
+      seg.text = segments[i];
+      seg.history = history_for(i);
+      const GenerationOptions g = options_for(i, seg.history);
+      if (base_seed) seg.seed = *g.seed;
+      GenerationResult r = generate_audio_full(seg.text, g);
+      seg.tokens = r.full;
+      seg.sample_count = static_cast<int64_t>(r.audio.samples.size());
+      if (i == 0 && !base && mode != VoiceMode::Preset) base = r.full;
+      result.segments.push_back(std::move(seg));
+      result.segments.back().sample_offset = joiner.add(std::move(r.audio.samples), i);
+    }
+    result.final_history = result.segments.back().tokens;
+    result.audio.samples = joiner.take();
+    return result;
+  }
+
+  // Seamless: semantic tokens per segment, then one coarse -> fine -> codec pass over all of them.
+  // Without a voice (and not Preset) the first segment is generated in full to become the voice.
+  SemanticTokens joined;
+  std::vector<int64_t> semantic_offsets;
+  for (size_t i = 0; i < n; ++i) {
+    SegmentResult seg;
+    seg.text = segments[i];
+    seg.history = history_for(i);
+    const GenerationOptions g = options_for(i, seg.history);
+    if (base_seed) seg.seed = *g.seed;
+    if (i == 0 && !base && mode != VoiceMode::Preset) {
+      base = generate_audio_full(seg.text, g).full;
+      seg.tokens.semantic_prompt = base->semantic_prompt;
+    } else {
+      seg.tokens.semantic_prompt = text_to_semantic(seg.text, g);
+    }
+    semantic_offsets.push_back(static_cast<int64_t>(joined.size()));
+    joined.insert(joined.end(), seg.tokens.semantic_prompt.begin(), seg.tokens.semantic_prompt.end());
+    result.segments.push_back(std::move(seg));
+  }
+  GenerationOptions g = options_for(n, base);
+  const GenerationResult whole = semantic_to_waveform_full(joined, g);
+  // Each segment's share of the audio: its semantic tokens' share of the frames (coarse and fine
+  // run over the joined sequence, so the split is by position: 1.5 frames per semantic token).
+  const int64_t total = static_cast<int64_t>(whole.audio.samples.size());
+  const int64_t n_sem = static_cast<int64_t>(joined.size());
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t b = total * semantic_offsets[i] / n_sem;
+    const int64_t e = i + 1 < n ? total * semantic_offsets[i + 1] / n_sem : total;
+    result.segments[i].sample_offset = b;
+    result.segments[i].sample_count = e - b;
+  }
+  result.final_history = whole.full;
+  joiner.add(whole.audio.samples, 0);
+  result.audio = whole.audio;
+  return result;
+}
+
+}  // namespace bark
