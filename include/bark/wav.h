@@ -4,6 +4,7 @@
 #include "bark/export.h"
 
 #include <string>
+#include <vector>
 
 #include "bark/types.h"
 
@@ -20,6 +21,12 @@ BARK_API void write_wav(const std::string& path, const Audio& audio, WavFormat f
 
 // Reads a WAV: PCM 8/16/24/32-bit, float 32/64-bit, WAVE_FORMAT_EXTENSIBLE; channels are
 // averaged to mono. Throws std::runtime_error naming the file on corrupt input.
+// Streaming WAV, for pipes and sockets where the length is not known in advance: the header
+// (RIFF and data sizes 0xFFFFFFFF, which sox, ffmpeg and aplay read up to the end of the stream),
+// then the samples of each chunk as they come. A stream is the header followed by the chunks.
+BARK_API std::string wav_stream_header(int sample_rate, WavFormat format = WavFormat::Pcm16);
+BARK_API std::string wav_encode_samples(const std::vector<float>& samples, WavFormat format = WavFormat::Pcm16);
+
 BARK_API Audio read_wav(const std::string& path);
 
 }  // namespace bark

@@ -60,27 +60,20 @@ std::string tag_text(const uint8_t* p) {
 
 }  // namespace
 
-void write_wav(const std::string& path, const Audio& audio, WavFormat format) {
-  if (audio.sample_rate <= 0) {
-    throw std::invalid_argument("write_wav '" + path + "': sample rate must be positive, got " +
-                                std::to_string(audio.sample_rate));
-  }
+namespace {
+
+// RIFF/WAVE header for n samples; `streaming`: sizes unknown, set to 0xFFFFFFFF (the convention
+// sox and ffmpeg read up to the end of the stream).
+std::vector<uint8_t> wav_header(uint32_t rate, WavFormat format, uint64_t n, bool streaming) {
   const bool pcm = format == WavFormat::Pcm16;
   const uint32_t bytes_per_sample = pcm ? 2 : 4;
-  const uint64_t n = audio.samples.size();
   const uint64_t header_size = pcm ? 44 : 58;  // RIFF+fmt(16)+data, or RIFF+fmt(18)+fact+data
   const uint64_t data_size = n * bytes_per_sample;
-  if (n > std::numeric_limits<uint32_t>::max() / bytes_per_sample ||
-      data_size + header_size - 8 > std::numeric_limits<uint32_t>::max()) {
-    throw std::invalid_argument("write_wav '" + path + "': " + std::to_string(n) +
-                                " samples exceed the 4 GiB limit of a RIFF/WAVE file");
-  }
-  const uint32_t rate = static_cast<uint32_t>(audio.sample_rate);
-
+  constexpr uint32_t kUnknown = 0xFFFFFFFFu;
   std::vector<uint8_t> out;
-  out.reserve(static_cast<size_t>(header_size + data_size));
+  out.reserve(static_cast<size_t>(header_size));
   put_tag(out, "RIFF");
-  put32(out, static_cast<uint32_t>(header_size - 8 + data_size));
+  put32(out, streaming ? kUnknown : static_cast<uint32_t>(header_size - 8 + data_size));
   put_tag(out, "WAVE");
   put_tag(out, "fmt ");
   put32(out, pcm ? 16 : 18);
@@ -94,24 +87,61 @@ void write_wav(const std::string& path, const Audio& audio, WavFormat format) {
     put16(out, 0);  // cbSize: no extension
     put_tag(out, "fact");
     put32(out, 4);
-    put32(out, static_cast<uint32_t>(n));  // sample frames
+    put32(out, streaming ? kUnknown : static_cast<uint32_t>(n));  // sample frames
   }
   put_tag(out, "data");
-  put32(out, static_cast<uint32_t>(data_size));
+  put32(out, streaming ? kUnknown : static_cast<uint32_t>(data_size));
+  return out;
+}
+
+void append_samples(std::vector<uint8_t>& out, const float* samples, size_t n, WavFormat format) {
+  const bool pcm = format == WavFormat::Pcm16;
+  const uint32_t bytes_per_sample = pcm ? 2 : 4;
   const size_t start = out.size();
-  out.resize(start + static_cast<size_t>(data_size));
+  out.resize(start + n * bytes_per_sample);
   uint8_t* p = out.data() + start;
-  for (float x : audio.samples) {
+  for (size_t i = 0; i < n; ++i) {
     uint32_t bits;
     if (pcm) {
-      bits = static_cast<uint16_t>(to_pcm16(x));
+      bits = static_cast<uint16_t>(to_pcm16(samples[i]));
     } else {
-      std::memcpy(&bits, &x, 4);
+      std::memcpy(&bits, &samples[i], 4);
     }
     for (uint32_t b = 0; b < bytes_per_sample; ++b) *p++ = static_cast<uint8_t>(bits >> (8 * b));
   }
+}
+
+}  // namespace
+
+void write_wav(const std::string& path, const Audio& audio, WavFormat format) {
+  if (audio.sample_rate <= 0) {
+    throw std::invalid_argument("write_wav '" + path + "': sample rate must be positive, got " +
+                                std::to_string(audio.sample_rate));
+  }
+  const uint32_t bytes_per_sample = format == WavFormat::Pcm16 ? 2 : 4;
+  const uint64_t n = audio.samples.size();
+  const uint64_t header_size = format == WavFormat::Pcm16 ? 44 : 58;
+  if (n > std::numeric_limits<uint32_t>::max() / bytes_per_sample ||
+      n * bytes_per_sample + header_size - 8 > std::numeric_limits<uint32_t>::max()) {
+    throw std::invalid_argument("write_wav '" + path + "': " + std::to_string(n) +
+                                " samples exceed the 4 GiB limit of a RIFF/WAVE file");
+  }
+  std::vector<uint8_t> out = wav_header(static_cast<uint32_t>(audio.sample_rate), format, n, /*streaming=*/false);
+  append_samples(out, audio.samples.data(), audio.samples.size(), format);
   // Both layouts have even-sized chunks, so no pad bytes are needed.
   io::write_file_atomically(path, out);
+}
+
+std::string wav_stream_header(int sample_rate, WavFormat format) {
+  if (sample_rate <= 0) throw std::invalid_argument("wav_stream_header: sample rate must be positive");
+  const auto h = wav_header(static_cast<uint32_t>(sample_rate), format, 0, /*streaming=*/true);
+  return std::string(h.begin(), h.end());
+}
+
+std::string wav_encode_samples(const std::vector<float>& samples, WavFormat format) {
+  std::vector<uint8_t> out;
+  append_samples(out, samples.data(), samples.size(), format);
+  return std::string(out.begin(), out.end());
 }
 
 Audio read_wav(const std::string& path) {
