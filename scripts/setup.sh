@@ -24,6 +24,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-pthread
   libcli11-dev libspdlog-dev catch2 libutf8proc-dev zlib1g-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libssl-dev libsndfile1-dev libicu-dev libcpp-httplib-dev
   sox
   python3-venv python3-torch python3-torchaudio python3-scipy python3-numpy
 )
