@@ -465,6 +465,14 @@ TEST_CASE("parse_manifest applies the mirror and rejects malformed manifests", "
   CHECK_THAT(bad(R"({"bases": {"a": "h"}, "files": [{"path": "v", "group": "models", "kind": "torch", "base": "a", "url_path": "/v"}]})"),
              Contains("\"variant\""));
   CHECK_THAT(bad(R"({"bases": {"a": "h"}, "files": [{"group": "vocab"}]})"), Contains("files[0]: missing \"path\""));
+  CHECK_THAT(bad(R"({"bases": {"a": "h"}, "files": [{"path": 7, "group": "vocab", "kind": "vocab", "base": "a", "url_path": "/v"}]})"),
+             Contains("files[0].path: expected a string"));
+  for (const char* size : {"-1", "1.5", "\"3\"", "18446744073709551615"}) {
+    CHECK_THAT(bad(std::string(R"({"bases": {"a": "h"}, "files": [{"path": "v", "group": "vocab", "kind": "vocab", "base": "a", "url_path": "/v", "size": )") +
+                   size + "}]}"),
+               Contains("files[0].size: expected a non-negative integer"));
+  }
+  CHECK_THAT(bad(R"({"bases": [], "files": []})"), Contains("a manifest needs a \"bases\" object"));
 }
 
 TEST_CASE("verify_download checks what a file opens as", "[unit]") {
