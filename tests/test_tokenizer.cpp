@@ -18,6 +18,7 @@
 #include "bark/logging.h"
 #include "test_common.h"
 #include "text/tokenizer.h"
+#include "text/utf8.h"
 
 using bark::text::Tokenizer;
 using Catch::Matchers::Contains;
@@ -193,6 +194,47 @@ TEST_CASE("tokenizer: invalid UTF-8 throws with the byte offset", "[unit][tokeni
                       Contains("byte offset " + std::to_string(offset)));
   }
   CHECK_NOTHROW(tok.encode("\xF4\x8F\xBF\xBF \xEF\xBF\xBF \xED\x9F\xBF"));
+}
+
+// text/utf8.h is the one UTF-8 decoder (tokenizer, normalize_whitespace, pickle strings): its
+// verdicts pinned over every code point and every way of breaking a sequence (Table 3-7).
+TEST_CASE("utf8: decode_utf8_at accepts exactly the well-formed sequences", "[unit][tokenizer]") {
+  using bark::text::append_utf8;
+  using bark::text::decode_utf8_at;
+  char32_t cp = 0;
+  std::string s;
+  size_t round_trips = 0;
+  for (char32_t c = 0; c <= 0x10FFFF; ++c) {
+    if (c >= 0xD800 && c <= 0xDFFF) continue;
+    s.clear();
+    append_utf8(s, c);
+    const size_t want = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    round_trips += s.size() == want && decode_utf8_at(s, 0, cp) == want && cp == c;
+    if (want > 1) round_trips -= decode_utf8_at(s.substr(0, want - 1), 0, cp) != 0;  // cut short
+  }
+  CHECK(round_trips == 0x110000 - 0x800);
+  const auto rejected = [&](const std::string& bytes) { return decode_utf8_at(bytes, 0, cp) == 0; };
+  for (int b = 0x80; b <= 0xFF; ++b) {  // a lone continuation byte, or a lead byte with nothing after
+    CHECK(rejected(std::string(1, static_cast<char>(b))));
+  }
+  for (int b = 0; b <= 0xFF; ++b) {
+    const char c = static_cast<char>(b);
+    const bool continuation = b >= 0x80 && b <= 0xBF;
+    INFO("second byte 0x" << std::hex << b);
+    CHECK(rejected(std::string("\xC0") + c + "\x80"));                                // overlong
+    CHECK(rejected(std::string("\xC1") + c + "\x80"));
+    CHECK(rejected(std::string("\xC3") + c) == !continuation);
+    CHECK(rejected(std::string("\xE0") + c + "\x80") == !(b >= 0xA0 && b <= 0xBF));  // overlong
+    CHECK(rejected(std::string("\xED") + c + "\x80") == !(b >= 0x80 && b <= 0x9F));  // surrogates
+    CHECK(rejected(std::string("\xE1\x80") + c) == !continuation);
+    CHECK(rejected(std::string("\xF0") + c + "\x80\x80") == !(b >= 0x90 && b <= 0xBF));  // overlong
+    CHECK(rejected(std::string("\xF4") + c + "\x80\x80") == !(b >= 0x80 && b <= 0x8F));  // > U+10FFFF
+    CHECK(rejected(std::string("\xF1\x80") + c + "\x80") == !continuation);
+    CHECK(rejected(std::string("\xF1\x80\x80") + c) == !continuation);
+    for (const char* lead : {"\xF5", "\xF8", "\xFC", "\xFE", "\xFF"}) {
+      CHECK(rejected(std::string(lead) + c + "\x80\x80\x80"));
+    }
+  }
 }
 
 TEST_CASE("tokenizer: normalize_whitespace is Python's \\s", "[unit][tokenizer]") {
