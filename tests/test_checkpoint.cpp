@@ -128,6 +128,26 @@ TEST_CASE("a malicious pickle (GLOBAL os system) is refused, nothing runs", "[un
   CHECK_FALSE(std::filesystem::exists(marker));
 }
 
+TEST_CASE("unpickler: _codecs.encode(str, 'latin1') gives the bytes, refuses what latin-1 cannot hold", "[unit][checkpoint]") {
+  // protocol 2 stores bytes b as _codecs.encode(b.decode('latin1'), 'latin1'): GLOBAL, two
+  // BINUNICODE strings (UTF-8), TUPLE2, REDUCE, STOP.
+  const auto encode = [](const std::string& utf8) {
+    auto binunicode = [](const std::string& s) {
+      const uint32_t n = static_cast<uint32_t>(s.size());
+      return "X" + std::string(reinterpret_cast<const char*>(&n), 4) + s;
+    };
+    const std::string pkl = "\x80\x02" "c_codecs\nencode\n" + binunicode(utf8) + binunicode("latin1") + "\x86R.";
+    return bark::io::unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), "codecs");
+  };
+  const auto v = encode(std::string("a\xC2\x80\xC3\xBF\x00z", 7));  // U+0080, U+00FF, NUL
+  CHECK(v->kind == bark::io::PyValue::Kind::Bytes);
+  CHECK(v->s == std::string("a\x80\xFF\x00z", 5));
+  for (const char* bad : {"\xC4\x80", "\xE2\x82\xAC", "\xC0\x80", "\xC3", "\xC3(", "\xFF"}) {  // U+0100, €, ill-formed
+    INFO(bad);
+    CHECK_THROWS_WITH(encode(bad), Contains("not latin-1"));
+  }
+}
+
 TEST_CASE("unpickler survives hostile structures", "[unit][checkpoint]") {
   // deeply nested lists: ] ] a ] a ... then STOP; must not overflow the stack on teardown
   std::string deep = "\x80\x02]";

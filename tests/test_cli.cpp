@@ -6,12 +6,12 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "bark/wav.h"
 #include "cli_helpers.h"
-#include "download/json.h"
 #include "io/npy.h"
 
 namespace fs = std::filesystem;
@@ -37,8 +37,7 @@ fs::path make_model_dir(const fs::path& root, bool with_prompts = true) {
 
 std::string fixture_text(const std::string& key) {
   const auto manifest = bark_test::slurp_text(bark_test::fixtures_dir() / "manifest.json");
-  const auto json = bark::tools::Json::parse(manifest, "manifest.json");
-  return json.find("texts")->find(key)->as_string("texts." + key);
+  return nlohmann::json::parse(manifest).at("texts").at(key).get<std::string>();
 }
 
 void require_one_error_line(const RunResult& r, int exit_code, const std::string& needle) {
@@ -252,19 +251,15 @@ TEST_CASE("bark-cli --print-tokens prints the tokenizer ids and needs only the v
   const auto dir = root / "vocab-only";
   fs::create_directories(dir);
   fs::create_symlink(bark_test::vocab_path(), dir / "vocab.txt");
-  const auto golden = bark::tools::Json::parse(
-      bark_test::slurp_text(bark_test::fixtures_dir() / "tokenizer" / "tokenizer_golden.json"), "tokenizer_golden.json");
-  const bark::tools::Json* cases = golden.find("cases");
-  REQUIRE(cases != nullptr);
+  const auto golden =
+      nlohmann::json::parse(bark_test::slurp_text(bark_test::fixtures_dir() / "tokenizer" / "tokenizer_golden.json"));
   int checked = 0;
-  for (const auto& c : cases->as_array("cases")) {
-    const auto& name = c.find("name")->as_string("name");
+  for (const auto& c : golden.at("cases")) {
+    const auto name = c.at("name").get<std::string>();
     if (name != "en_plain" && name != "en_music") continue;
     std::string expected;
-    for (const auto& id : c.find("bark_ids")->as_array("bark_ids")) {
-      expected += (expected.empty() ? "" : " ") + std::to_string(id.as_int("id"));
-    }
-    auto r = run_cli({"--print-tokens", "--model-dir", dir.string(), c.find("text")->as_string("text")},
+    for (const auto& id : c.at("bark_ids")) expected += (expected.empty() ? "" : " ") + std::to_string(id.get<int64_t>());
+    auto r = run_cli({"--print-tokens", "--model-dir", dir.string(), c.at("text").get<std::string>()},
                      bark_test::clean_env(root / "home"));
     INFO(r.err);
     CHECK(r.exit_code == 0);

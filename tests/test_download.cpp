@@ -374,16 +374,14 @@ TEST_CASE("download usage errors exit 2", "[cli]") {
 }
 
 TEST_CASE("md5 and sha256 match the reference test vectors", "[unit]") {
-  auto md5 = [](const std::string& s) {
-    bark::tools::Md5 h;
+  auto digest = [](const std::string& algorithm, const std::string& s) {
+    bark::tools::Digest h(algorithm);
     h.update(s.data(), s.size());
     return h.hex_digest();
   };
-  auto sha = [](const std::string& s) {
-    bark::tools::Sha256 h;
-    h.update(s.data(), s.size());
-    return h.hex_digest();
-  };
+  auto md5 = [&](const std::string& s) { return digest("md5", s); };
+  auto sha = [&](const std::string& s) { return digest("sha256", s); };
+  // RFC 1321 and FIPS 180-2 appendix vectors.
   CHECK(md5("") == "d41d8cd98f00b204e9800998ecf8427e");
   CHECK(md5("abc") == "900150983cd24fb0d6963f7d28e17f72");
   CHECK(md5("The quick brown fox jumps over the lazy dog") == "9e107d9d372bb6826bd81d3542a419d6");
@@ -395,11 +393,25 @@ TEST_CASE("md5 and sha256 match the reference test vectors", "[unit]") {
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   // Fed in uneven pieces: the same digest.
   const std::string million(1'000'000, 'a');
-  bark::tools::Sha256 pieces;
+  bark::tools::Digest pieces("sha256");
   for (size_t i = 0, n = 1; i < million.size(); i += n, n = n * 3 % 977 + 1) {
     pieces.update(million.data() + i, std::min(n, million.size() - i));
   }
   CHECK(pieces.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  CHECK_THROWS_AS(bark::tools::Digest("sha1"), std::invalid_argument);
+
+  // hash_file over several of its 1 MiB reads; expected values from md5sum / sha256sum.
+  const auto path = bark_test::unique_temp_dir("hash") / "bytes.bin";
+  std::string bytes(3 * (1 << 20) + 12345, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 31 + 7) % 251);
+  bark_test::write_text(path, bytes);
+  uint64_t reported = 0;
+  CHECK(bark::tools::hash_file(path.string(), "md5", [&](uint64_t done) { reported = done; }) ==
+        "0d3dafcbc34ed320898f0db8a8535c6a");
+  CHECK(reported == bytes.size());
+  CHECK(bark::tools::hash_file(path.string(), "sha256") ==
+        "cae1fc4fa88f9584ff5bbc1b0a59a0970515b10cb4517a979dacb35d2d2c1987");
+  CHECK_THROWS_WITH(bark::tools::hash_file((path.parent_path() / "none").string(), "md5"), Contains("cannot read"));
 }
 
 TEST_CASE("the built-in manifest lists the model directory's files with correct checksums", "[unit]") {
@@ -465,6 +477,14 @@ TEST_CASE("parse_manifest applies the mirror and rejects malformed manifests", "
   CHECK_THAT(bad(R"({"bases": {"a": "h"}, "files": [{"path": "v", "group": "models", "kind": "torch", "base": "a", "url_path": "/v"}]})"),
              Contains("\"variant\""));
   CHECK_THAT(bad(R"({"bases": {"a": "h"}, "files": [{"group": "vocab"}]})"), Contains("files[0]: missing \"path\""));
+  CHECK_THAT(bad(R"({"bases": {"a": "h"}, "files": [{"path": 7, "group": "vocab", "kind": "vocab", "base": "a", "url_path": "/v"}]})"),
+             Contains("files[0].path: expected a string"));
+  for (const char* size : {"-1", "1.5", "\"3\"", "18446744073709551615"}) {
+    CHECK_THAT(bad(std::string(R"({"bases": {"a": "h"}, "files": [{"path": "v", "group": "vocab", "kind": "vocab", "base": "a", "url_path": "/v", "size": )") +
+                   size + "}]}"),
+               Contains("files[0].size: expected a non-negative integer"));
+  }
+  CHECK_THAT(bad(R"({"bases": [], "files": []})"), Contains("a manifest needs a \"bases\" object"));
 }
 
 TEST_CASE("verify_download checks what a file opens as", "[unit]") {

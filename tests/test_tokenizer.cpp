@@ -6,10 +6,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -18,6 +18,7 @@
 #include "bark/logging.h"
 #include "test_common.h"
 #include "text/tokenizer.h"
+#include "text/utf8.h"
 
 using bark::text::Tokenizer;
 using Catch::Matchers::Contains;
@@ -77,185 +78,10 @@ struct QuietLog {
   ~QuietLog() { bark::set_log_level(saved); }
 };
 
-// ---- minimal JSON reader (enough for tokenizer_golden.json) --------------------------------
-
-struct Json {
-  enum Type { Null, Bool, Number, String, Array, Object } type = Null;
-  double number = 0;
-  std::string string;
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
-
-  const Json& operator[](const std::string& key) const {
-    for (const auto& [k, v] : members)
-      if (k == key) return v;
-    throw std::runtime_error("json: no key '" + key + "'");
-  }
-  bool has(const std::string& key) const {
-    for (const auto& m : members)
-      if (m.first == key) return true;
-    return false;
-  }
-  std::vector<int64_t> ids() const {
-    std::vector<int64_t> out;
-    for (const auto& v : items) out.push_back(static_cast<int64_t>(v.number));
-    return out;
-  }
-};
-
-class JsonParser {
- public:
-  explicit JsonParser(std::string text) : s_(std::move(text)) {}
-  Json parse() {
-    Json v = value();
-    ws();
-    if (i_ != s_.size()) fail("trailing characters");
-    return v;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) {
-    throw std::runtime_error("json: " + what + " at offset " + std::to_string(i_));
-  }
-  void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t'))
-      ++i_;
-  }
-  char peek() {
-    ws();
-    if (i_ >= s_.size()) fail("unexpected end");
-    return s_[i_];
-  }
-  void expect(char c) {
-    if (peek() != c) fail(std::string("expected '") + c + "'");
-    ++i_;
-  }
-  static void put_utf8(std::string& out, uint32_t cp) {
-    utf8proc_uint8_t buf[4];
-    const auto n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(cp), buf);
-    out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
-  }
-  uint32_t hex4() {
-    if (i_ + 4 > s_.size()) fail("short \\u escape");
-    const uint32_t v = static_cast<uint32_t>(std::stoul(s_.substr(i_, 4), nullptr, 16));
-    i_ += 4;
-    return v;
-  }
-  std::string str() {
-    expect('"');
-    std::string out;
-    while (true) {
-      if (i_ >= s_.size()) fail("unterminated string");
-      const char c = s_[i_++];
-      if (c == '"') return out;
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      const char e = s_[i_++];
-      switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          uint32_t cp = hex4();
-          if (cp >= 0xD800 && cp <= 0xDBFF && s_.compare(i_, 2, "\\u") == 0) {
-            i_ += 2;
-            const uint32_t lo = hex4();
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          put_utf8(out, cp);
-          break;
-        }
-        default:
-          fail("bad escape");
-      }
-    }
-  }
-  Json value() {
-    Json v;
-    const char c = peek();
-    if (c == '{') {
-      v.type = Json::Object;
-      ++i_;
-      if (peek() == '}') return ++i_, v;
-      while (true) {
-        std::string key = str();
-        expect(':');
-        v.members.emplace_back(std::move(key), value());
-        if (peek() == ',') {
-          ++i_;
-          continue;
-        }
-        expect('}');
-        return v;
-      }
-    }
-    if (c == '[') {
-      v.type = Json::Array;
-      ++i_;
-      if (peek() == ']') return ++i_, v;
-      while (true) {
-        v.items.push_back(value());
-        if (peek() == ',') {
-          ++i_;
-          continue;
-        }
-        expect(']');
-        return v;
-      }
-    }
-    if (c == '"') {
-      v.type = Json::String;
-      v.string = str();
-      return v;
-    }
-    for (const char* lit : {"true", "false", "null"}) {
-      if (s_.compare(i_, std::strlen(lit), lit) == 0) {
-        i_ += std::strlen(lit);
-        v.type = lit[0] == 'n' ? Json::Null : Json::Bool;
-        v.number = lit[0] == 't';
-        return v;
-      }
-    }
-    size_t used = 0;
-    v.type = Json::Number;
-    v.number = std::stod(s_.substr(i_, 32), &used);
-    i_ += used;
-    return v;
-  }
-
-  std::string s_;
-  size_t i_ = 0;
-};
-
-Json read_json(const std::filesystem::path& path) {
+nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return JsonParser(ss.str()).parse();
+  return nlohmann::json::parse(in);
 }
 
 }  // namespace
@@ -368,6 +194,47 @@ TEST_CASE("tokenizer: invalid UTF-8 throws with the byte offset", "[unit][tokeni
                       Contains("byte offset " + std::to_string(offset)));
   }
   CHECK_NOTHROW(tok.encode("\xF4\x8F\xBF\xBF \xEF\xBF\xBF \xED\x9F\xBF"));
+}
+
+// text/utf8.h is the one UTF-8 decoder (tokenizer, normalize_whitespace, pickle strings): its
+// verdicts pinned over every code point and every way of breaking a sequence (Table 3-7).
+TEST_CASE("utf8: decode_utf8_at accepts exactly the well-formed sequences", "[unit][tokenizer]") {
+  using bark::text::append_utf8;
+  using bark::text::decode_utf8_at;
+  char32_t cp = 0;
+  std::string s;
+  size_t round_trips = 0;
+  for (char32_t c = 0; c <= 0x10FFFF; ++c) {
+    if (c >= 0xD800 && c <= 0xDFFF) continue;
+    s.clear();
+    append_utf8(s, c);
+    const size_t want = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    round_trips += s.size() == want && decode_utf8_at(s, 0, cp) == want && cp == c;
+    if (want > 1) round_trips -= decode_utf8_at(s.substr(0, want - 1), 0, cp) != 0;  // cut short
+  }
+  CHECK(round_trips == 0x110000 - 0x800);
+  const auto rejected = [&](const std::string& bytes) { return decode_utf8_at(bytes, 0, cp) == 0; };
+  for (int b = 0x80; b <= 0xFF; ++b) {  // a lone continuation byte, or a lead byte with nothing after
+    CHECK(rejected(std::string(1, static_cast<char>(b))));
+  }
+  for (int b = 0; b <= 0xFF; ++b) {
+    const char c = static_cast<char>(b);
+    const bool continuation = b >= 0x80 && b <= 0xBF;
+    INFO("second byte 0x" << std::hex << b);
+    CHECK(rejected(std::string("\xC0") + c + "\x80"));                                // overlong
+    CHECK(rejected(std::string("\xC1") + c + "\x80"));
+    CHECK(rejected(std::string("\xC3") + c) == !continuation);
+    CHECK(rejected(std::string("\xE0") + c + "\x80") == !(b >= 0xA0 && b <= 0xBF));  // overlong
+    CHECK(rejected(std::string("\xED") + c + "\x80") == !(b >= 0x80 && b <= 0x9F));  // surrogates
+    CHECK(rejected(std::string("\xE1\x80") + c) == !continuation);
+    CHECK(rejected(std::string("\xF0") + c + "\x80\x80") == !(b >= 0x90 && b <= 0xBF));  // overlong
+    CHECK(rejected(std::string("\xF4") + c + "\x80\x80") == !(b >= 0x80 && b <= 0x8F));  // > U+10FFFF
+    CHECK(rejected(std::string("\xF1\x80") + c + "\x80") == !continuation);
+    CHECK(rejected(std::string("\xF1\x80\x80") + c) == !continuation);
+    for (const char* lead : {"\xF5", "\xF8", "\xFC", "\xFE", "\xFF"}) {
+      CHECK(rejected(std::string(lead) + c + "\x80\x80\x80"));
+    }
+  }
 }
 
 TEST_CASE("tokenizer: normalize_whitespace is Python's \\s", "[unit][tokenizer]") {
@@ -499,23 +366,21 @@ TEST_CASE("tokenizer: arbitrary bytes never crash", "[unit][tokenizer]") {
 
 TEST_CASE("tokenizer: shared golden file", "[parity][tokenizer]") {
   const auto path = bark_test::fixtures_dir() / "tokenizer" / "tokenizer_golden.json";
-  const Json golden = read_json(path);
+  const auto golden = read_json(path);
   const auto& tok = real_tokenizer();
-  CHECK(golden["python_unicodedata_version"].string == "14.0.0");
-  CHECK(static_cast<size_t>(golden["vocab_lines"].number) == tok.vocab_size());
-  const auto& cases = golden["cases"].items;
-  REQUIRE(cases.size() == static_cast<size_t>(golden["n_cases"].number));
+  CHECK(golden.at("python_unicodedata_version") == "14.0.0");
+  CHECK(golden.at("vocab_lines").get<size_t>() == tok.vocab_size());
+  const auto& cases = golden.at("cases");
+  REQUIRE(cases.size() == golden.at("n_cases").get<size_t>());
   REQUIRE(cases.size() >= 20);
   for (const auto& c : cases) {
-    const std::string& text = c["text"].string;
-    INFO("case " << c["name"].string << ": " << escape(text));
+    const auto text = c.at("text").get<std::string>();
+    INFO("case " << c.at("name").get<std::string>() << ": " << escape(text));
     const auto ids = tok.encode(text);
-    CHECK(join_ids(ids) == join_ids(c["ids"].ids()));
-    std::vector<std::string> expected_tokens;
-    for (const auto& t : c["tokens"].items) expected_tokens.push_back(t.string);
-    CHECK(tok.tokenize(text) == expected_tokens);
+    CHECK(join_ids(ids) == join_ids(c.at("ids").get<std::vector<int64_t>>()));
+    CHECK(tok.tokenize(text) == c.at("tokens").get<std::vector<std::string>>());
     const auto bark_ids = tok.encode(bark::text::normalize_whitespace(text));
-    CHECK(join_ids(bark_ids) == join_ids(c["bark_ids"].ids()));
+    CHECK(join_ids(bark_ids) == join_ids(c.at("bark_ids").get<std::vector<int64_t>>()));
   }
 }
 

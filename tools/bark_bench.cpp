@@ -33,8 +33,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -236,27 +236,9 @@ struct Stat {
   double min() const { return runs.empty() ? NAN : *std::min_element(runs.begin(), runs.end()); }
 };
 
-std::string json_num(double v) {
-  if (!std::isfinite(v)) return "null";
-  std::ostringstream os;
-  os.precision(6);
-  os << v;
-  return os.str();
-}
-
-std::string json_str(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string json_stat(const Stat& s) {
-  std::string runs = "[";
-  for (size_t i = 0; i < s.runs.size(); ++i) runs += (i ? ", " : "") + json_num(s.runs[i]);
-  return "{\"median\": " + json_num(s.median()) + ", \"min\": " + json_num(s.min()) + ", \"runs\": " + runs + "]}";
+// {"median", "min", "runs"}; NaN and infinities (an empty Stat) are written as null.
+nlohmann::ordered_json json_stat(const Stat& s) {
+  return {{"median", s.median()}, {"min", s.min()}, {"runs", s.runs}};
 }
 
 // One stage's measurements. `seconds` is the stage's wall time per run; `units` the tokens
@@ -479,74 +461,75 @@ void print_table(const Report& r, std::FILE* out) {
   std::fprintf(out, "load average: %s at start, %s at end\n", r.loadavg_start.c_str(), r.loadavg_end.c_str());
 }
 
+// The --json report; keys in this order (bench_compare.sh reads it by name).
 std::string to_json(const Report& r) {
-  std::ostringstream j;
+  using Json = nlohmann::ordered_json;
   const auto& t = r.threads;
-  j << "{\n  \"impl\": \"bark.cpp\",\n";
-  j << "  \"size\": " << json_str(r.opt.size) << ",\n";
-  j << "  \"precision\": " << json_str(r.opt.precision) << ",\n";
-  j << "  \"audio_seconds\": " << json_num(audio_frames_seconds(r)) << ",\n";
-  j << "  \"repeat\": " << r.opt.repeat << ",\n  \"warmup\": " << r.opt.warmup << ",\n";
-  j << "  \"threads\": {\"torch\": " << t.torch_threads << ", \"torch_interop\": " << t.torch_interop_threads
-    << ", \"openblas\": " << t.openblas_threads << ", \"OMP_NUM_THREADS\": " << json_str(t.omp_num_threads)
-    << ", \"OPENBLAS_NUM_THREADS\": " << json_str(t.openblas_num_threads)
-    << ", \"OMP_WAIT_POLICY\": " << json_str(t.omp_wait_policy) << "},\n";
-  j << "  \"params\": {";
-  bool first = true;
-  for (const auto& [k, v] : r.params) {
-    j << (first ? "" : ", ") << json_str(k) << ": " << v;
-    first = false;
-  }
-  j << "},\n  \"stages\": {";
-  first = true;
+  Json j;
+  j["impl"] = "bark.cpp";
+  j["size"] = r.opt.size;
+  j["precision"] = r.opt.precision;
+  j["audio_seconds"] = audio_frames_seconds(r);
+  j["repeat"] = r.opt.repeat;
+  j["warmup"] = r.opt.warmup;
+  j["threads"] = {{"torch", t.torch_threads},
+                  {"torch_interop", t.torch_interop_threads},
+                  {"openblas", t.openblas_threads},
+                  {"OMP_NUM_THREADS", t.omp_num_threads},
+                  {"OPENBLAS_NUM_THREADS", t.openblas_num_threads},
+                  {"OMP_WAIT_POLICY", t.omp_wait_policy}};
+  j["params"] = r.params;
+  Json& stages = j["stages"] = Json::object();
   for (const auto& [name, s] : r.stages) {
     if (!s.ran) continue;
-    j << (first ? "\n" : ",\n") << "    " << json_str(name) << ": {";
-    first = false;
     if (name == "semantic") {
       const double d = s.decode_seconds_per_token.median();
-      j << "\"prefill_ids\": 513, \"decode_steps\": " << s.decode_steps
-        << ", \"prefill_seconds\": " << json_stat(s.prefill_seconds)
-        << ", \"decode_seconds_per_token\": " << json_stat(s.decode_seconds_per_token)
-        << ", \"decode_cpu_seconds_per_token\": " << json_stat(s.decode_cpu_seconds_per_token)
-        << ", \"decode_ms_per_token\": " << json_num(1000 * d) << ", \"decode_tokens_per_s\": " << json_num(1 / d)
-        << ", \"seconds\": " << json_stat(s.seconds) << ", \"cpu_seconds\": " << json_stat(s.cpu_seconds) << "}";
+      stages[name] = {{"prefill_ids", 513},
+                      {"decode_steps", s.decode_steps},
+                      {"prefill_seconds", json_stat(s.prefill_seconds)},
+                      {"decode_seconds_per_token", json_stat(s.decode_seconds_per_token)},
+                      {"decode_cpu_seconds_per_token", json_stat(s.decode_cpu_seconds_per_token)},
+                      {"decode_ms_per_token", 1000 * d},
+                      {"decode_tokens_per_s", 1 / d},
+                      {"seconds", json_stat(s.seconds)},
+                      {"cpu_seconds", json_stat(s.cpu_seconds)}};
     } else {
       const double m = s.seconds.median();
-      j << "\"frames\": " << s.frames << ", \"units\": " << s.units << ", \"unit\": " << json_str(s.unit)
-        << ", \"seconds\": " << json_stat(s.seconds) << ", \"cpu_seconds\": " << json_stat(s.cpu_seconds)
-        << ", \"ms_per_unit\": "
-        << json_num(1000 * m / static_cast<double>(s.units))
-        << ", \"units_per_s\": " << json_num(static_cast<double>(s.units) / m) << "}";
+      stages[name] = {{"frames", s.frames},
+                      {"units", s.units},
+                      {"unit", s.unit},
+                      {"seconds", json_stat(s.seconds)},
+                      {"cpu_seconds", json_stat(s.cpu_seconds)},
+                      {"ms_per_unit", 1000 * m / static_cast<double>(s.units)},
+                      {"units_per_s", static_cast<double>(s.units) / m}};
     }
   }
-  j << "\n  },\n";
   double sem_est = 0;
-  const auto e2e = end_to_end_seconds(r, &sem_est);
-  j << "  \"end_to_end\": ";
-  if (e2e) {
-    j << "{\"seconds\": " << json_num(*e2e) << ", \"semantic_seconds_extrapolated\": " << json_num(sem_est)
-      << ", \"rtf\": " << json_num(*e2e / audio_frames_seconds(r)) << "},\n";
+  if (const auto e2e = end_to_end_seconds(r, &sem_est)) {
+    j["end_to_end"] = {{"seconds", *e2e},
+                       {"semantic_seconds_extrapolated", sem_est},
+                       {"rtf", *e2e / audio_frames_seconds(r)}};
   } else {
-    j << "null,\n";
+    j["end_to_end"] = nullptr;
   }
-  j << "  \"load\": ";
   if (r.load.ran) {
-    j << "{\"path\": " << json_str(r.load.path) << ", \"seconds\": " << json_num(r.load.seconds)
-      << ", \"cpu_seconds\": " << json_num(r.load.cpu_seconds)
-      << ", \"file_mb\": " << json_num(r.load.file_mb) << ", \"params\": " << r.load.params
-      << ", \"rss_before_mb\": " << json_num(r.load.rss_before_mb)
-      << ", \"peak_rss_after_mb\": " << json_num(r.load.peak_rss_after_mb)
-      << ", \"rss_after_mb\": " << json_num(r.load.rss_after_mb) << "},\n";
+    j["load"] = {{"path", r.load.path},
+                 {"seconds", r.load.seconds},
+                 {"cpu_seconds", r.load.cpu_seconds},
+                 {"file_mb", r.load.file_mb},
+                 {"params", r.load.params},
+                 {"rss_before_mb", r.load.rss_before_mb},
+                 {"peak_rss_after_mb", r.load.peak_rss_after_mb},
+                 {"rss_after_mb", r.load.rss_after_mb}};
   } else {
-    j << "null,\n";
+    j["load"] = nullptr;
   }
-  j << "  \"loadavg_start\": " << json_str(r.loadavg_start) << ",\n";
-  j << "  \"loadavg_end\": " << json_str(r.loadavg_end) << ",\n";
-  j << "  \"init_seconds\": " << json_num(r.init_seconds) << ",\n";
-  j << "  \"rss_after_init_mb\": " << json_num(r.rss_after_init_mb) << ",\n";
-  j << "  \"peak_rss_mb\": " << json_num(r.peak_rss_mb) << "\n}\n";
-  return j.str();
+  j["loadavg_start"] = r.loadavg_start;
+  j["loadavg_end"] = r.loadavg_end;
+  j["init_seconds"] = r.init_seconds;
+  j["rss_after_init_mb"] = r.rss_after_init_mb;
+  j["peak_rss_mb"] = r.peak_rss_mb;
+  return j.dump(/*indent=*/2) + "\n";
 }
 
 std::vector<std::string> split_stages(const std::string& s) {

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "text/utf8.h"
+
 namespace bark::io {
 
 size_t element_size(StorageDType dtype) {
@@ -168,22 +170,15 @@ bool is_allowed_global(const std::string& g) {
   return false;
 }
 
-// Decodes UTF-8 to code points; used for _codecs.encode(s, "latin1").
+// _codecs.encode(s, "latin1"): how protocol-2 pickles carry bytes. False if `in` is not UTF-8
+// or has a code point above U+00FF.
 bool utf8_to_latin1(const std::string& in, std::string* out) {
   out->clear();
-  for (size_t i = 0; i < in.size();) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    if (c < 0x80) {
-      out->push_back(static_cast<char>(c));
-      i += 1;
-    } else if ((c & 0xE0) == 0xC0 && i + 1 < in.size()) {
-      const unsigned cp = ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(in[i + 1]) & 0x3Fu);
-      if (cp > 0xFF) return false;
-      out->push_back(static_cast<char>(cp));
-      i += 2;
-    } else {
-      return false;
-    }
+  char32_t cp = 0;
+  for (size_t i = 0, n = 0; i < in.size(); i += n) {
+    n = text::decode_utf8_at(in, i, cp);
+    if (n == 0 || cp > 0xFF) return false;
+    out->push_back(static_cast<char>(cp));
   }
   return true;
 }

@@ -22,49 +22,11 @@ namespace {
 
 constexpr size_t kValid = static_cast<size_t>(-1);
 
-// Length of the well-formed UTF-8 sequence at s[i] (Unicode Table 3-7: no overlongs, no
-// surrogates, nothing above U+10FFFF), or 0 if it is ill-formed. Stores the code point.
-inline size_t utf8_sequence(std::string_view s, size_t i, char32_t& cp) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(i);
-  const size_t left = s.size() - i;
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    if (left < 2 || (byte(i + 1) & 0xC0) != 0x80) return 0;
-    cp = (char32_t(b0 & 0x1F) << 6) | (byte(i + 1) & 0x3F);
-    return 2;
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (left < 3) return 0;
-    const unsigned char b1 = byte(i + 1);
-    const unsigned char lo = b0 == 0xE0 ? 0xA0 : 0x80;
-    const unsigned char hi = b0 == 0xED ? 0x9F : 0xBF;  // ED A0..BF would be a surrogate
-    if (b1 < lo || b1 > hi || (byte(i + 2) & 0xC0) != 0x80) return 0;
-    cp = (char32_t(b0 & 0x0F) << 12) | (char32_t(b1 & 0x3F) << 6) | (byte(i + 2) & 0x3F);
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (left < 4) return 0;
-    const unsigned char b1 = byte(i + 1);
-    const unsigned char lo = b0 == 0xF0 ? 0x90 : 0x80;
-    const unsigned char hi = b0 == 0xF4 ? 0x8F : 0xBF;
-    if (b1 < lo || b1 > hi || (byte(i + 2) & 0xC0) != 0x80 || (byte(i + 3) & 0xC0) != 0x80)
-      return 0;
-    cp = (char32_t(b0 & 0x07) << 18) | (char32_t(b1 & 0x3F) << 12) |
-         (char32_t(byte(i + 2) & 0x3F) << 6) | (byte(i + 3) & 0x3F);
-    return 4;
-  }
-  return 0;
-}
-
 // Byte offset of the first ill-formed sequence, or kValid.
 size_t find_invalid_utf8(std::string_view s) {
   char32_t cp = 0;
   for (size_t i = 0; i < s.size();) {
-    const size_t n = utf8_sequence(s, i, cp);
+    const size_t n = decode_utf8_at(s, i, cp);
     if (n == 0) return i;
     i += n;
   }
@@ -84,7 +46,7 @@ void decode_utf8(std::string_view s, std::vector<char32_t>& out) {
   out.reserve(s.size());
   char32_t cp = 0;
   for (size_t i = 0; i < s.size();) {
-    const size_t n = utf8_sequence(s, i, cp);
+    const size_t n = decode_utf8_at(s, i, cp);
     if (n == 0) throw_invalid_utf8(s, i);
     out.push_back(cp);
     i += n;
@@ -566,7 +528,7 @@ std::string normalize_whitespace(std::string_view text) {
   bool pending_space = false;
   char32_t cp = 0;
   for (size_t i = 0; i < text.size();) {
-    const size_t n = utf8_sequence(text, i, cp);
+    const size_t n = decode_utf8_at(text, i, cp);
     if (n == 0) throw_invalid_utf8(text, i);
     if (detail::is_python_space(cp)) {
       pending_space = !out.empty();  // .strip(): no leading space

@@ -14,13 +14,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "bark/version.h"
 #include "download/hash.h"
-#include "download/json.h"
 #include "download/progress.h"
 #include "io/zip.h"
 #include "model_files.h"
@@ -430,27 +430,47 @@ const std::vector<std::string>& download_groups() {
 }
 
 std::vector<ManifestFile> parse_manifest(std::string_view json, const std::string& origin, const std::string& mirror) {
-  const Json root = Json::parse(json, origin);
-  const Json* bases = root.find("bases");
-  const Json* files = root.find("files");
-  if (bases == nullptr || !bases->is_object() || files == nullptr) {
+  using Json = nlohmann::json;
+  Json root;
+  try {
+    root = Json::parse(json.begin(), json.end());
+  } catch (const Json::parse_error& e) {
+    // what() is "[json.exception.parse_error.101] parse error at line 1, column 26: ..."
+    const std::string what = e.what();
+    const size_t tag_end = what.find("] ");
+    throw std::runtime_error(origin + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
+                             (tag_end == std::string::npos ? what : what.substr(tag_end + 2)));
+  }
+  const auto bases = root.find("bases");
+  const auto files = root.find("files");
+  if (!root.is_object() || bases == root.end() || !bases->is_object() || files == root.end() || !files->is_array()) {
     throw std::runtime_error(origin + ": a manifest needs a \"bases\" object and a \"files\" array");
   }
   std::string mirror_base = mirror;
   while (!mirror_base.empty() && mirror_base.back() == '/') mirror_base.pop_back();
 
   std::vector<ManifestFile> out;
-  const auto& list = files->as_array(origin + ": \"files\"");
-  for (size_t i = 0; i < list.size(); ++i) {
-    const Json& entry = list[i];
+  for (size_t i = 0; i < files->size(); ++i) {
+    const Json& entry = (*files)[i];
     const std::string where = origin + ": files[" + std::to_string(i) + "]";
+    if (!entry.is_object()) throw std::runtime_error(where + ": expected an object");
     auto str = [&](const char* key, bool required) -> std::string {
-      const Json* v = entry.find(key);
-      if (v == nullptr) {
+      const auto v = entry.find(key);
+      if (v == entry.end()) {
         if (required) throw std::runtime_error(where + ": missing \"" + key + "\"");
         return "";
       }
-      return v->as_string(where + "." + key);
+      if (!v->is_string()) throw std::runtime_error(where + "." + key + ": expected a string");
+      return v->get<std::string>();
+    };
+    auto integer = [&](const char* key) -> int64_t {
+      const auto v = entry.find(key);
+      if (v == entry.end()) return -1;
+      // A uint64 above INT64_MAX is number_unsigned too: it would wrap to a negative value.
+      if (!v->is_number_integer() || v->get<int64_t>() < 0) {
+        throw std::runtime_error(where + "." + key + ": expected a non-negative integer");
+      }
+      return v->get<int64_t>();
     };
     ManifestFile f;
     f.path = str("path", true);
@@ -459,12 +479,13 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     f.kind = str("kind", true);
     f.md5 = str("md5", false);
     f.sha256 = str("sha256", false);
-    if (const Json* v = entry.find("size")) f.size = v->as_int(where + ".size");
-    if (const Json* v = entry.find("lines")) f.lines = v->as_int(where + ".lines");
+    f.size = integer("size");
+    f.lines = integer("lines");
     const std::string base = str("base", true), url_path = str("url_path", true);
-    const Json* base_url = bases->find(base);
-    if (base_url == nullptr) throw std::runtime_error(where + ": unknown base \"" + base + "\"");
-    f.url = (mirror_base.empty() ? base_url->as_string(origin + ": bases." + base) : mirror_base) + url_path;
+    const auto base_url = bases->find(base);
+    if (base_url == bases->end()) throw std::runtime_error(where + ": unknown base \"" + base + "\"");
+    if (!base_url->is_string()) throw std::runtime_error(origin + ": bases." + base + ": expected a string");
+    f.url = (mirror_base.empty() ? base_url->get<std::string>() : mirror_base) + url_path;
 
     if (std::find(download_groups().begin(), download_groups().end(), f.group) == download_groups().end()) {
       throw std::runtime_error(where + ": unknown group \"" + f.group + "\"");

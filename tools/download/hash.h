@@ -1,40 +1,30 @@
-// MD5 (RFC 1321) and SHA-256 (FIPS 180-4) for verifying downloads against the manifest.
+// MD5 and SHA-256 (OpenSSL's EVP digests) for verifying downloads against the manifest.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX; kept out of this header
 
 namespace bark::tools {
 
-class Md5 {
+// An incremental digest. `algorithm` is "md5" or "sha256" (the manifest's names); anything else
+// throws std::invalid_argument. Not copyable.
+class Digest {
  public:
-  Md5();
+  explicit Digest(const std::string& algorithm);
+  ~Digest();
+  Digest(const Digest&) = delete;
+  Digest& operator=(const Digest&) = delete;
+
   void update(const void* data, size_t n);
-  std::string hex_digest();  // finishes; call once
+  std::string hex_digest();  // lower-case hex; finishes, so call it once
 
  private:
-  void block(const uint8_t* p);
-  std::array<uint32_t, 4> h_;
-  uint8_t buf_[64];
-  size_t buf_len_ = 0;
-  uint64_t total_ = 0;
-};
-
-class Sha256 {
- public:
-  Sha256();
-  void update(const void* data, size_t n);
-  std::string hex_digest();  // finishes; call once
-
- private:
-  void block(const uint8_t* p);
-  std::array<uint32_t, 8> h_;
-  uint8_t buf_[64];
-  size_t buf_len_ = 0;
-  uint64_t total_ = 0;
+  evp_md_ctx_st* ctx_ = nullptr;
 };
 
 // Hex digest of a whole file ("md5" or "sha256"). `on_bytes` (may be empty) is called with the
