@@ -427,3 +427,109 @@ TEST_CASE("bark-cli draws progress bars on a terminal, and none with --silent", 
   CHECK(silent.out.find("%") == std::string::npos);
   CHECK(silent.out.find("saved") == std::string::npos);
 }
+
+// ---- long-form text -------------------------------------------------------------------------
+
+namespace {
+// Six sentences: six segments at --max-segment-chars 45.
+const std::string kStory =
+    "The first sentence is about the sea. The second one talks of hills. A third sentence brings the rain. "
+    "Then a fourth one says goodbye. The fifth is nearly the last. And the sixth closes the story.";
+}  // namespace
+
+TEST_CASE("bark-cli --print-segments prints the segments, one per line, and loads no model", "[cli][longform]") {
+  const auto root = bark_test::unique_temp_dir("cli_segments");
+  const auto dir = root / "vocab-only";
+  fs::create_directories(dir);
+  fs::create_symlink(bark_test::vocab_path(), dir / "vocab.txt");
+  bark_test::write_text(root / "story.txt", kStory + "\n\nUn paragraphe en français. 你好，我叫苏诺。");
+  auto r = run_cli({"--text-file", (root / "story.txt").string(), "--model-dir", dir.string(), "--print-segments",
+                    "--max-segment-chars", "45"},
+                   bark_test::clean_env(root / "home"));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out ==
+        "The first sentence is about the sea.\nThe second one talks of hills.\nA third sentence brings the rain.\n"
+        "Then a fourth one says goodbye.\nThe fifth is nearly the last.\nAnd the sixth closes the story.\n"
+        "Un paragraphe en français. 你好，我叫苏诺。\n");
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("bark-cli speaks a long text in segments; -o - streams a WAV that sox reads", "[cli][longform]") {
+  const auto root = bark_test::unique_temp_dir("cli_longform");
+  const auto dir = make_model_dir(root);
+  const auto env = bark_test::clean_env(root / "home");
+  bark_test::write_text(root / "story.txt", kStory);
+  const std::vector<std::string> common{"--text-file", (root / "story.txt").string(), "--small", "--threads", "1",
+                                        "--model-dir", dir.string(), "--seed", "5", "--max-segment-chars", "45"};
+  auto args = common;
+  for (const std::string& a : {std::string("-o"), (root / "file.wav").string(), std::string("--save-prompt"),
+                               (root / "last.npz").string()}) {
+    args.push_back(a);
+  }
+  auto file = run_cli(args, env);
+  INFO(file.err);
+  REQUIRE(file.exit_code == 0);
+  CHECK_THAT(file.err, Contains("6 segments"));
+  CHECK_THAT(file.err, Contains("saved " + (root / "last.npz").string()));
+  // the same run streamed to stdout, through sox
+  const std::string cmd = bark_test::shell_quote(bark_test::cli_binary().string()) + " " + [&] {
+    std::string a;
+    for (const auto& s : common) a += bark_test::shell_quote(s) + " ";
+    return a;
+  }() + "-o - 2>" + bark_test::shell_quote((root / "stream.err").string()) + " | sox -t wav - -t wav " +
+                          bark_test::shell_quote((root / "piped.wav").string()) + " 2>" +
+                          bark_test::shell_quote((root / "sox.err").string());
+  const std::string env_prefix = "HOME=" + bark_test::shell_quote((root / "home").string()) + " OMP_NUM_THREADS=1 ";
+  REQUIRE(std::system((env_prefix + cmd).c_str()) == 0);
+  INFO(bark_test::slurp_text(root / "stream.err") << bark_test::slurp_text(root / "sox.err"));
+  const auto a = bark::read_wav((root / "file.wav").string());
+  const auto b = bark::read_wav((root / "piped.wav").string());
+  CHECK(b.sample_rate == 24000);
+  CHECK(b.samples.size() > 6 * 24000 / 2);
+  CHECK(a.samples == b.samples);
+  // a terminal is never sent binary audio
+  auto tty = bark_test::run_cli_in_pty({"Hi.", "--model-dir", dir.string(), "--small", "-o", "-"}, env);
+  if (tty.exit_code != -1) {
+    CHECK(tty.exit_code == 2);
+    CHECK_THAT(tty.out, Contains("stdout is a terminal"));
+  }
+}
+
+TEST_CASE("bark-cli --split none keeps upstream's single shot and says what was not spoken", "[cli][longform]") {
+  const auto root = bark_test::unique_temp_dir("cli_split_none");
+  const auto dir = make_model_dir(root);
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "This sentence is repeated to go well beyond Bark's limit. ";
+  bark_test::write_text(root / "long.txt", text);
+  auto r = run_cli({"--text-file", (root / "long.txt").string(), "--split", "none", "--small", "--threads", "1",
+                    "--model-dir", dir.string(), "--seed", "1", "-o", (root / "o.wav").string()},
+                   bark_test::clean_env(root / "home"));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Contains("warning: the text is longer than Bark reads in one generation") &&
+                        Contains("was not spoken") && Contains("--split none"));
+  CHECK(fs::exists(root / "o.wav"));
+}
+
+TEST_CASE("bark-cli interrupted mid-text writes nothing and exits 130", "[cli][longform]") {
+  const auto root = bark_test::unique_temp_dir("cli_interrupt");
+  const auto dir = make_model_dir(root);
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += "Sentence number " + std::to_string(i) + " of a long story. ";
+  bark_test::write_text(root / "long.txt", text);
+  // started in the background, SIGTERM once the first segments are done
+  const std::string cmd = "HOME=" + bark_test::shell_quote((root / "home").string()) + " OMP_NUM_THREADS=1 " +
+                          bark_test::shell_quote(bark_test::cli_binary().string()) + " --text-file " +
+                          bark_test::shell_quote((root / "long.txt").string()) + " --small --threads 1 --model-dir " +
+                          bark_test::shell_quote(dir.string()) + " --max-segment-chars 40 -o " +
+                          bark_test::shell_quote((root / "o.wav").string()) + " 2>" +
+                          bark_test::shell_quote((root / "err").string()) + " & pid=$!; sleep 3; kill -TERM $pid; wait $pid; echo $? >" +
+                          bark_test::shell_quote((root / "rc").string());
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  INFO(bark_test::slurp_text(root / "err"));
+  CHECK(bark_test::slurp_text(root / "rc") == "130\n");
+  CHECK_THAT(bark_test::slurp_text(root / "err"), Contains("interrupted; nothing was written"));
+  CHECK_FALSE(fs::exists(root / "o.wav"));
+  for (const auto& e : fs::directory_iterator(root)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+}

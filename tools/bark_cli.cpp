@@ -1,9 +1,11 @@
 // bark-cli: text -> 24 kHz speech with Bark, and `bark-cli download` for the model files.
 // Thin by design: options fill PipelineOptions / GenerationOptions; all model logic is in libbark.
 // Exit codes: 0 ok, 2 usage or invalid input (std::invalid_argument), 1 anything else.
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -29,7 +31,14 @@ Examples:
   bark-cli "Hi there." --seed 0 --save-prompt hi.npz --format f32 -o hi.wav
   bark-cli "And again." --voice hi.npz -o again.wav      # reuse a saved voice
   bark-cli --print-tokens "Hello, world!"                # tokenizer ids; loads no model
+  bark-cli --text-file story.txt --voice v2/en_speaker_6 -o story.wav   # a whole file, in segments
+  bark-cli --text-file story.txt -o - | aplay            # streamed WAV: plays as segments are ready
+  bark-cli --text-file story.txt --print-segments        # how the text will be split; loads no model
 )";
+
+// SIGINT / SIGTERM: the running generation stops at its next step, nothing is written.
+std::atomic<bool> g_interrupted{false};
+void on_signal(int) { g_interrupted = true; }
 
 void print_error(const std::string& what) {
   std::string line = what;
@@ -83,11 +92,13 @@ int main(int argc, char** argv) {
   std::string text, text_file, output = "bark_generation.wav", device = "auto", save_prompt, format = "pcm16";
   std::string precision = "fp32";
   uint64_t seed = 0;
-  bool silent = false, print_tokens = false;
+  bool silent = false, print_tokens = false, print_segments = false;
+  bark::SpeechOptions speech;
+  std::string split = "sentences", voice_mode = "auto";
   int verbose = 0;
   auto* text_opt = app.add_option("TEXT", text, "Text to speak (UTF-8); [laughs], [music], ♪ ... ♪ work as in Bark");
   app.add_option("--text-file", text_file, "Read the text from PATH ('-' = stdin)")->excludes(text_opt);
-  app.add_option("-o,--output", output, "Output WAV file (24 kHz mono)")->capture_default_str();
+  app.add_option("-o,--output", output, "Output WAV file (24 kHz mono); '-' streams WAV to stdout")->capture_default_str();
   app.add_option("--voice", gen.voice, "Voice preset (v2/en_speaker_6, announcer, ...) or history prompt PATH.npz");
   app.add_option("--text-temp", gen.text_temp, "Temperature of the semantic stage")->capture_default_str()->check(POSITIVE_TEMP);
   app.add_option("--waveform-temp", gen.waveform_temp, "Temperature of the coarse stage")->capture_default_str()->check(POSITIVE_TEMP);
@@ -107,6 +118,23 @@ int main(int argc, char** argv) {
   app.add_flag("--silent", silent, "No progress bars or info lines (errors still go to stderr)");
   app.add_flag("-v,--verbose", verbose, "More logging (-vv: trace)");
   app.add_flag("--print-tokens", print_tokens, "Print the text's tokenizer ids on one line and exit");
+  // Long-form (any length of text): README "Long texts", docs/CLI.md
+  app.add_option("--split", split, "sentences: speak all of the text, segment by segment; none: one generation, "
+                                   "as upstream (Bark then reads only the first 256 tokens)")
+      ->capture_default_str()->check(CLI::IsMember({"sentences", "none"}));
+  app.add_option("--max-segment-chars", speech.max_segment_chars, "Characters per segment")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--voice-mode", voice_mode, "auto: the voice (or, without one, the first segment's) for every "
+                                             "segment; preset: the voice for each; chain: each continues the last")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "preset", "chain"}, CLI::ignore_case));
+  app.add_option("--chain-reset-every", speech.chain_reset_every, "chain: back to the voice every N segments (0: never)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--silence", speech.silence_s, "Seconds of silence between segments")
+      ->capture_default_str()->check(CLI::Range(0.0, 60.0));
+  app.add_option("--crossfade", speech.crossfade_s, "Seconds of cross-fade at each join")
+      ->capture_default_str()->check(CLI::Range(0.0, 2.0));
+  app.add_flag("--seamless", speech.seamless, "Semantic per segment, then one acoustic pass: no seams, no streaming");
+  app.add_flag("--print-segments", print_segments, "Print the segments, one per line, and exit; loads no model");
 
   bark::tools::DownloadOptions dl_opts;
   auto* dl = bark::tools::add_download_command(app, dl_opts, silent);
@@ -137,34 +165,82 @@ int main(int argc, char** argv) {
     else if (text_opt->count() == 0) throw std::invalid_argument("no text: pass TEXT or --text-file PATH (see bark-cli --help)");
     pipe_opts.device = bark::parse_device(device);
     pipe_opts.precision = bark::parse_precision(precision);
-    if (print_tokens) {
-      bark::Pipeline pipe(pipe_opts);
+    if (print_tokens || print_segments) {
+      const bark::Pipeline pipe(pipe_opts);  // the vocab only: no model is loaded
+      if (print_segments) {
+        for (const auto& segment : pipe.split_text(text, speech.max_segment_chars)) std::printf("%s\n", segment.c_str());
+        return 0;
+      }
       std::string line;
       for (int64_t id : pipe.tokenize(text)) line += (line.empty() ? "" : " ") + std::to_string(id);
       std::printf("%s\n", line.c_str());
       return 0;
     }
-    check_writable(output);
+    const bool to_stdout = output == "-";
+    if (to_stdout && ::isatty(STDOUT_FILENO)) {
+      throw std::invalid_argument("-o -: stdout is a terminal; pipe it (| aplay, | ffmpeg -i - out.mp3) or redirect it");
+    }
+    if (!to_stdout) check_writable(output);
     if (!save_prompt.empty()) check_writable(save_prompt);
     if (app.count("--seed") > 0) gen.seed = seed;
     gen.silent = silent;
+    const bark::WavFormat wav_format = format == "f32" ? bark::WavFormat::Float32 : bark::WavFormat::Pcm16;
     std::unique_ptr<bark::tools::ProgressBar> bar;
-    std::string bar_stage;
+    std::string bar_label;
     gen.on_progress = [&](const bark::Progress& p) {
+      if (g_interrupted) return false;
       if (!bars) return true;
-      const std::string stage = bark::stage_name(p.stage);
-      if (stage != bar_stage) bar = std::make_unique<bark::tools::ProgressBar>(bar_stage = stage, true);
+      std::string label = bark::stage_name(p.stage);
+      if (p.segment_count > 1) {
+        label = "[" + std::to_string(p.segment + 1) + "/" + std::to_string(p.segment_count) + "] " + label;
+      }
+      if (label != bar_label) bar = std::make_unique<bark::tools::ProgressBar>(bar_label = label, true);
       bar->update(p.done, p.total);
       return true;
     };
+    speech.generation = gen;
+    speech.split = split == "sentences";
+    speech.voice_mode = bark::parse_voice_mode(voice_mode);
+    if (to_stdout) {
+      const std::string header = bark::wav_stream_header(24000, wav_format);
+      if (std::fwrite(header.data(), 1, header.size(), stdout) != header.size()) {
+        throw std::runtime_error("cannot write to stdout");
+      }
+      speech.on_audio = [&](const bark::AudioChunk& chunk) {
+        const std::string bytes = bark::wav_encode_samples(chunk.samples, wav_format);
+        if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0) {
+          throw std::runtime_error("writing audio to stdout failed (the reader closed the pipe?)");
+        }
+        return !g_interrupted;
+      };
+      ::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error, reported above
+    }
+    ::signal(SIGINT, on_signal);
+    ::signal(SIGTERM, on_signal);
     const bark::Pipeline pipe(pipe_opts);
-    bark::GenerationResult result;
-    if (save_prompt.empty()) result.audio = pipe.generate_audio(text, gen);
-    else result = pipe.generate_audio_full(text, gen);
+    bark::SpeechResult result;
+    try {
+      result = pipe.generate_speech(text, speech);
+    } catch (const bark::Cancelled&) {
+      if (!g_interrupted) throw;
+      bar.reset();
+      print_error("interrupted; nothing was written");
+      return 130;
+    }
     bar.reset();
-    bark::write_wav(output, result.audio, format == "f32" ? bark::WavFormat::Float32 : bark::WavFormat::Pcm16);
-    if (!save_prompt.empty()) bark::save_as_prompt(save_prompt, result.full);
-    if (!silent) std::fprintf(stderr, "saved %s (%.2f s of audio)\n", output.c_str(), result.audio.duration_seconds());
+    if (result.text_dropped_percent > 0) {
+      std::fprintf(stderr, "warning: the text is longer than Bark reads in one generation (256 tokens): the last "
+                           "%.1f%% was not spoken; drop --split none to speak all of it\n",
+                   result.text_dropped_percent);
+    }
+    if (!to_stdout) bark::write_wav(output, result.audio, wav_format);
+    if (!save_prompt.empty()) bark::save_as_prompt(save_prompt, result.final_history);
+    if (!silent) {
+      std::fprintf(stderr, "saved %s (%.2f s of audio%s)\n", to_stdout ? "to stdout" : output.c_str(),
+                   result.audio.duration_seconds(),
+                   result.segments.size() > 1 ? (", " + std::to_string(result.segments.size()) + " segments").c_str() : "");
+      if (!save_prompt.empty()) std::fprintf(stderr, "saved %s (history prompt: the last segment)\n", save_prompt.c_str());
+    }
     return 0;
   } catch (const std::invalid_argument& e) {
     print_error(e.what());
