@@ -7,19 +7,37 @@
 // costs nothing measurable on a quiet machine (docs/PERFORMANCE.md).
 //
 // How: libgomp reads OMP_WAIT_POLICY once, in its own constructor, before main() and before any
-// constructor of a library that links it (libbark included): a library cannot change it later.
-// Only an executable runs code earlier: a function in its .preinit_array. Put this macro in one
-// source file of your executable (at namespace scope); bark-cli and bark-server do.
+// constructor of a library that links it (libbark included): a library cannot change it later,
+// and a setenv() in the executable's .preinit_array is undone when libc initialises its
+// environment (glibc 2.36: measured). So the macro puts a function in .preinit_array, which runs
+// before any library initialiser, that re-executes the program (/proc/self/exe) once with
+// OMP_WAIT_POLICY=PASSIVE added to its environment; at that point no library has initialised, so
+// the second start costs only the dynamic loading (measured in docs/PERFORMANCE.md). Put the macro
+// in one source file of your executable, at namespace scope; bark-cli and bark-bench do.
 #pragma once
 
-#include <cstdlib>
-
 #if defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define BARK_PASSIVE_OPENMP()                                                                      \
-  namespace {                                                                                      \
-  void bark_passive_openmp_preinit(int, char**, char**) { ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0); } \
+#include <unistd.h>
+
+#include <cstring>
+
+#define BARK_PASSIVE_OPENMP()                                                                          \
+  namespace {                                                                                          \
+  void bark_passive_openmp_preinit(int, char** argv, char** envp) {                                    \
+    size_t n = 0;                                                                                      \
+    for (; envp != nullptr && envp[n] != nullptr; ++n) {                                               \
+      if (std::strncmp(envp[n], "OMP_WAIT_POLICY=", 16) == 0) return; /* the user's choice */          \
+    }                                                                                                  \
+    static char policy[] = "OMP_WAIT_POLICY=PASSIVE";                                                  \
+    char* env[4096];                                                                                   \
+    if (n + 2 > sizeof(env) / sizeof(env[0])) return;                                                  \
+    for (size_t i = 0; i < n; ++i) env[i] = envp[i];                                                   \
+    env[n] = policy;                                                                                   \
+    env[n + 1] = nullptr;                                                                              \
+    ::execve("/proc/self/exe", argv, env); /* returns only on failure: then run as we are */           \
+  }                                                                                                    \
   __attribute__((section(".preinit_array"), used)) void (*const bark_passive_openmp_entry)(int, char**, char**) = \
-      &bark_passive_openmp_preinit;                                                                \
+      &bark_passive_openmp_preinit;                                                                    \
   }
 #else
 #define BARK_PASSIVE_OPENMP()
