@@ -11,4 +11,11 @@ int physical_cores();
 // `requested` threads, or to physical_cores() when it is 0. Returns the count applied.
 int set_cpu_threads(int requested);
 
+// The threads a stage about to start should use: `configured`, or fewer when other runnable
+// tasks already occupy the cores (/proc/stat procs_running, an instantaneous count): on a busy
+// machine, threads that must meet at every parallel region wait for each other's turn on a
+// contended core (measured: 10-100x slower per token, docs/PERFORMANCE.md). Applies it to the
+// calling thread's OpenMP team size and to OpenBLAS's pool, and returns it.
+int adapt_threads_to_load(int configured);
+
 }  // namespace bark

@@ -8,6 +8,9 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -203,7 +206,7 @@ class PipelineImpl {
   explicit PipelineImpl(const PipelineOptions& options)
       : options_(validated(options)), devices_(choose_device(options.device, options.enable_mps, probe_devices())),
         store_(options_, devices_) {
-    const int threads = set_cpu_threads(options.num_threads);
+    const int threads = threads_ = set_cpu_threads(options.num_threads);
     log().debug("device: models on {}, codec on {}, {} threads{}", device_name(devices_.models),
                 device_name(devices_.codec), threads, options.offload_cpu ? ", CPU offload" : "");
     if (options.offload_cpu && devices_.models == Device::Cpu) {
@@ -279,6 +282,7 @@ class PipelineImpl {
     so.allow_early_stop = o.allow_early_stop;
     so.use_kv_caching = o.use_kv_caching;
     so.progress = call.progress(Stage::Semantic);
+    threads_for_stage("semantic");
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
     auto out = generation::generate_text_semantic(model, encoded, h ? &h->semantic : nullptr, so);
@@ -307,6 +311,7 @@ class PipelineImpl {
     co.sliding_window_len = o.sliding_window_len;
     co.use_kv_caching = o.use_kv_caching;
     co.progress = call.progress(Stage::Coarse);
+    threads_for_stage("coarse");
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
     auto out = generation::generate_coarse(model, semantic, h, co);
@@ -326,6 +331,7 @@ class PipelineImpl {
     fo.temp = o.fine_temp ? std::optional<double>(*o.fine_temp) : std::nullopt;
     fo.generator = call.generator();
     fo.progress = call.progress(Stage::Fine);
+    threads_for_stage("fine");
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
     auto out = generation::generate_fine(model, to_codes(coarse), h, fo);
@@ -339,6 +345,7 @@ class PipelineImpl {
     validate_codes(fine, 1, codec.config().n_q, "fine tokens");
     const int64_t total = fine.n_frames * codec.config().hop_length();
     if (call != nullptr) call->report(Stage::Codec, 0, total);
+    threads_for_stage("codec");
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
     Audio audio;
@@ -360,6 +367,13 @@ class PipelineImpl {
   }
 
   bool offloading() const { return options_.offload_cpu && devices_.models != Device::Cpu; }
+
+  // Each stage starts with as many threads as the machine has idle cores for, up to num_threads.
+  void threads_for_stage(const char* stage) const {
+    if (devices_.models != Device::Cpu) return;
+    const int n = adapt_threads_to_load(threads_);
+    if (n != threads_) log().debug("{}: {} thread(s) instead of {}: the other cores are busy", stage, n, threads_);
+  }
 
   // Moves a model to the device for the duration of a stage when CPU offload is on.
   class Placement {
@@ -384,6 +398,7 @@ class PipelineImpl {
   DeviceChoice devices_;
   engine::ModelStore store_;
   mutable std::mutex offload_mutex_;
+  int threads_ = 1;  // configured intra-op threads per call
 };
 
 Pipeline::Pipeline(const PipelineOptions& options)
@@ -405,6 +420,19 @@ Device Pipeline::device() const { return impl().device(); }
 
 std::vector<int64_t> Pipeline::tokenize(const std::string& text) const {
   return guarded("tokenize", [&] { return impl().tokenize(text); });
+}
+
+std::vector<std::string> Pipeline::voices() const {
+  return guarded("voices", [&] {
+    const std::string dir = impl().store().files(/*need_models=*/false).prompts_dir;
+    std::vector<std::string> out;
+    for (const auto& name : allowed_prompts()) {
+      struct stat st {};
+      if (::stat((dir + "/" + name + ".npz").c_str(), &st) == 0 && S_ISREG(st.st_mode)) out.push_back(name);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  });
 }
 
 HistoryPrompt Pipeline::load_voice(const std::string& voice) const {

@@ -352,3 +352,8 @@ TEST_CASE("checkpoints whose sizes cannot serve a stage are refused at load, nam
                     Contains((dir / "text.pt").string()) && Contains("block_size 512") && Contains("1024"));
   CHECK_THROWS_AS(pipe.generate_audio("Hi.", quiet(1)), std::runtime_error);
 }
+
+TEST_CASE("the fixture model directory exists", "[.setup]") {
+  // made on first use by fixture_model_dir(); tools driven from outside (bark-server's tests) use it
+  CHECK(fs::exists(fs::path(bark_test::fixture_model_dir()) / "encodec_24khz-d7cc33bc.th"));
+}

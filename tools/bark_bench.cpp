@@ -263,6 +263,7 @@ struct Options {
   int repeat = 3;
   int warmup = 0;
   int threads = 0;
+  bool fixed_threads = false;  // never fewer threads on a busy machine (bark::Pipeline adapts)
   std::string checkpoint;
   std::string json;
   uint64_t seed = 0;
@@ -559,7 +560,9 @@ int run(const Options& opt) {
   }
   if (opt.repeat < 1 || opt.warmup < 0) throw std::invalid_argument("--repeat must be >= 1 and --warmup >= 0");
   if (opt.threads < 0) throw std::invalid_argument("--threads must be >= 0");
-  bark::set_cpu_threads(opt.threads);  // as bark::Pipeline does: torch's and OpenBLAS's pools alike
+  // as bark::Pipeline does: torch's and OpenBLAS's pools alike, and fewer for a stage that starts
+  // while other processes keep the cores busy (--fixed-threads: never fewer)
+  const int configured_threads = bark::set_cpu_threads(opt.threads);
 
   Report rep;
   rep.opt = opt;
@@ -644,6 +647,7 @@ int run(const Options& opt) {
       StageResult scratch;
       StageResult& r = keep ? rep.stages[s] : scratch;
       manual_seed(opt.seed + 1);
+      if (!opt.fixed_threads) bark::adapt_threads_to_load(configured_threads);
       if (s == "semantic") run_semantic(*text, opt.steps, r);
       if (s == "coarse") run_coarse(*coarse, opt.audio_seconds, r);
       if (s == "fine") run_fine(*fine, opt.audio_seconds, r);
@@ -682,6 +686,8 @@ int main(int argc, char** argv) {
   app.add_option("--audio-seconds", opt.audio_seconds, "audio duration for coarse, fine and codec (default 10)");
   app.add_option("--repeat", opt.repeat, "timed rounds; the report gives median and min");
   app.add_option("--warmup", opt.warmup, "untimed rounds first (default 0)");
+  app.add_flag("--fixed-threads", opt.fixed_threads,
+               "use --threads for every stage even when other processes keep the cores busy");
   app.add_option("--threads", opt.threads,
                  "at::set_num_threads(N) and OpenBLAS's pool to N, as bark::Pipeline does; 0 = physical cores");
   app.add_option("--checkpoint", opt.checkpoint,

@@ -21,6 +21,11 @@ BARK_API void save_history_prompt(const std::string& path, const HistoryPrompt& 
 
 // Checks a prompt as upstream generation.py asserts do: 1-D non-empty semantic in [0, 10000),
 // coarse 2 x M and fine 8 x M in [0, 1024). Throws std::invalid_argument with the reason.
+// The same from / to the bytes of a .npz (an upload, a response body), in memory. parse throws
+// std::invalid_argument for anything malformed, naming it `name`.
+BARK_API HistoryPrompt parse_history_prompt(const std::string& npz_bytes, const std::string& name = "uploaded .npz");
+BARK_API std::string serialize_history_prompt(const HistoryPrompt& prompt);
+
 BARK_API void validate_history_prompt(const HistoryPrompt& prompt);
 
 }  // namespace bark

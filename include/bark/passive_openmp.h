@@ -10,7 +10,7 @@
 // constructor of a library that links it (libbark included): a library cannot change it later,
 // and a setenv() in the executable's .preinit_array is undone when libc initialises its
 // environment (glibc 2.36: measured). So the macro puts a function in .preinit_array, which runs
-// before any library initialiser, that re-executes the program (/proc/self/exe) once with
+// before any library initialiser, that re-executes the program (its /proc/self/exe) once with
 // OMP_WAIT_POLICY=PASSIVE added to its environment; at that point no library has initialised, so
 // the second start costs only the dynamic loading (measured in docs/PERFORMANCE.md). Put the macro
 // in one source file of your executable, at namespace scope; bark-cli and bark-bench do.
@@ -34,7 +34,12 @@
     for (size_t i = 0; i < n; ++i) env[i] = envp[i];                                                   \
     env[n] = policy;                                                                                   \
     env[n + 1] = nullptr;                                                                              \
-    ::execve("/proc/self/exe", argv, env); /* returns only on failure: then run as we are */           \
+    /* the real path, so that the process keeps its name (ps, top) */                                 \
+    static char exe[4096];                                                                             \
+    const ssize_t len = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);                            \
+    if (len <= 0) return;                                                                              \
+    exe[len] = '\0';                                                                                   \
+    ::execve(exe, argv, env); /* returns only on failure: then run as we are */                        \
   }                                                                                                    \
   __attribute__((section(".preinit_array"), used)) void (*const bark_passive_openmp_entry)(int, char**, char**) = \
       &bark_passive_openmp_preinit;                                                                    \

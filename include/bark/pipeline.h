@@ -83,6 +83,9 @@ class BARK_API Pipeline {
   // directory's prompts/) or a .npz path, loaded and validated.
   HistoryPrompt load_voice(const std::string& voice) const;
 
+  // The voice presets found in the model directory ("announcer", "v2/en_speaker_6", ...), sorted.
+  std::vector<std::string> voices() const;
+
   // Tokenizer ids of `text` after Bark's whitespace normalisation (no offset, no truncation).
   std::vector<int64_t> tokenize(const std::string& text) const;
 

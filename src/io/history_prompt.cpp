@@ -1,6 +1,9 @@
 // History prompts (include/bark/history_prompt.h): Bark's voice .npz files.
 #include "bark/history_prompt.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
@@ -71,6 +74,17 @@ std::vector<int64_t> integer_values(const io::NpyArray& a, const std::string& pa
   } catch (const std::exception& e) {
     throw std::runtime_error("history prompt '" + path + "': '" + key + "': " + e.what());
   }
+}
+
+// The three arrays of a voice .npz, int64 as upstream's.
+std::vector<std::pair<std::string, io::NpyArray>> history_arrays(const HistoryPrompt& prompt) {
+  const auto& c = prompt.coarse_prompt;
+  const auto& f = prompt.fine_prompt;
+  return {
+      {"semantic_prompt", io::make_int64({static_cast<int64_t>(prompt.semantic_prompt.size())}, prompt.semantic_prompt)},
+      {"coarse_prompt", io::make_int64({c.n_codebooks, c.n_frames}, c.data)},
+      {"fine_prompt", io::make_int64({f.n_codebooks, f.n_frames}, f.data)},
+  };
 }
 
 }  // namespace
@@ -150,14 +164,76 @@ void save_history_prompt(const std::string& path, const HistoryPrompt& prompt) {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("save_history_prompt '" + path + "': " + e.what());
   }
-  const auto& c = prompt.coarse_prompt;
-  const auto& f = prompt.fine_prompt;
-  io::write_npz(path, {
-                          {"semantic_prompt", io::make_int64({static_cast<int64_t>(prompt.semantic_prompt.size())},
-                                                             prompt.semantic_prompt)},
-                          {"coarse_prompt", io::make_int64({c.n_codebooks, c.n_frames}, c.data)},
-                          {"fine_prompt", io::make_int64({f.n_codebooks, f.n_frames}, f.data)},
-                      });
+  io::write_npz(path, history_arrays(prompt));
+}
+
+}  // namespace bark
+
+namespace bark {
+namespace {
+
+// An anonymous in-memory file (memfd): the zip reader and writer work on paths, and
+// /proc/self/fd/N is one, without a temporary file on disk.
+class MemFile {
+ public:
+  MemFile() : fd_(::memfd_create("bark-npz", MFD_CLOEXEC)) {
+    if (fd_ < 0) throw std::runtime_error("memfd_create failed");
+  }
+  ~MemFile() { ::close(fd_); }
+  MemFile(const MemFile&) = delete;
+  MemFile& operator=(const MemFile&) = delete;
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+  void write_all(const std::string& bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+      if (n <= 0) throw std::runtime_error("writing to memory failed");
+      done += static_cast<size_t>(n);
+    }
+  }
+  std::string read_all() const {
+    std::string out;
+    char buf[65536];
+    for (off_t off = 0;;) {
+      const ssize_t n = ::pread(fd_, buf, sizeof buf, off);
+      if (n < 0) throw std::runtime_error("reading from memory failed");
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+      off += n;
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  return s;
+}
+
+}  // namespace
+
+HistoryPrompt parse_history_prompt(const std::string& npz_bytes, const std::string& name) {
+  MemFile f;
+  f.write_all(npz_bytes);
+  const std::string path = f.path();
+  try {
+    return load_history_prompt(path);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(replace_all(e.what(), path, name));
+  } catch (const std::runtime_error& e) {
+    // a malformed upload is the caller's input, not the environment
+    throw std::invalid_argument(replace_all(e.what(), path, name));
+  }
+}
+
+std::string serialize_history_prompt(const HistoryPrompt& prompt) {
+  validate_history_prompt(prompt);
+  MemFile f;
+  io::write_npz_to(f.path(), history_arrays(prompt));  // straight into the memfd, no rename
+  return f.read_all();
 }
 
 }  // namespace bark

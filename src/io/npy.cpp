@@ -581,7 +581,9 @@ std::map<std::string, NpyArray> read_npz(const std::string& path) {
   return out;
 }
 
-void write_npz(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays) {
+namespace {
+std::vector<std::vector<uint8_t>> npz_members(const std::string& path,
+                                              const std::vector<std::pair<std::string, NpyArray>>& arrays) {
   std::set<std::string> keys;
   std::vector<std::vector<uint8_t>> members;
   members.reserve(arrays.size());
@@ -594,11 +596,24 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
       throw std::invalid_argument("npz '" + path + "': array '" + key + "': " + e.what());
     }
   }
+  return members;
+}
+}  // namespace
+
+void write_npz(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays) {
+  const auto members = npz_members(path, arrays);
   AtomicFile file(path);
   ZipWriter zip(file.temp_path());
   for (size_t i = 0; i < arrays.size(); ++i) zip.add(arrays[i].first + ".npy", members[i]);
   zip.finish();
   file.commit();
+}
+
+void write_npz_to(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays) {
+  const auto members = npz_members(path, arrays);
+  ZipWriter zip(path);
+  for (size_t i = 0; i < arrays.size(); ++i) zip.add(arrays[i].first + ".npy", members[i]);
+  zip.finish();
 }
 
 NpyArray make_int64(const std::vector<int64_t>& shape, const std::vector<int64_t>& values) {

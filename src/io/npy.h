@@ -57,6 +57,8 @@ NpyArray read_npy(const std::string& path);
 // Writes an uncompressed .npz as np.savez does (members "<key>.npy", in the given order).
 // Written to a temporary file and renamed on success. Throws std::invalid_argument for
 // empty/duplicate keys or invalid arrays, std::runtime_error on I/O errors.
+// Writes straight to `path`, no temporary file (for memory files: /proc/self/fd/N).
+void write_npz_to(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays);
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays);
 
 // Builds C-order arrays. Throw std::invalid_argument when values.size() != product(shape).

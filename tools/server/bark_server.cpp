@@ -1,0 +1,742 @@
+// bark-server: Bark over HTTP. OpenAI's POST /v1/audio/speech, a native POST /v1/bark/speech
+// with every generation option, voices, models, health, readiness and Prometheus metrics.
+// Thin by design: one shared bark::Pipeline does the work (docs/SERVER.md).
+//
+// Request life: admission (workers + queue, else 503 at once) -> a worker slot -> a generation
+// thread that pushes audio chunks into the request's channel -> the HTTP thread answers with the
+// first chunk (or an error status if the generation failed or timed out before it), then streams
+// the rest. A client that goes away, a timeout or SIGTERM's drain deadline cancels the generation
+// through its progress callback, within one decoding step.
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bark/bark.h"
+#include "bark/passive_openmp.h"
+#include "server/audio_encode.h"
+#include "server/metrics.h"
+
+BARK_PASSIVE_OPENMP()
+
+namespace bark::server {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// ---- options -------------------------------------------------------------------------------
+
+struct Options {
+  PipelineOptions pipeline;
+  std::string device = "cpu", precision = "fp32";
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  int workers = 0;  // 0: physical cores / threads per generation
+  int queue = 8;
+  std::string api_key_file;
+  size_t max_input_chars = 4096;
+  size_t max_body_bytes = 16 << 20;
+  double request_timeout_s = 600;
+  double drain_timeout_s = 30;
+  std::string voice_map_file;
+};
+
+// OpenAI's six voices -> Bark presets (docs/SERVER.md; --voice-map FILE overrides or adds).
+std::map<std::string, std::string> default_voice_map() {
+  return {{"alloy", "v2/en_speaker_6"}, {"echo", "v2/en_speaker_1"}, {"fable", "v2/en_speaker_2"},
+          {"onyx", "v2/en_speaker_3"},  {"nova", "v2/en_speaker_9"}, {"shimmer", "v2/en_speaker_4"}};
+}
+
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = {"bark", "tts-1", "tts-1-hd", "gpt-4o-mini-tts"};
+  return names;
+}
+
+// ---- errors in OpenAI's shape ------------------------------------------------------------------
+
+struct HttpError : std::runtime_error {
+  HttpError(int status, std::string type, std::string code, const std::string& message)
+      : std::runtime_error(message), status(status), type(std::move(type)), code(std::move(code)) {}
+  int status;
+  std::string type, code;
+};
+
+HttpError bad_request(const std::string& message, const std::string& code = "invalid_request") {
+  return HttpError(400, "invalid_request_error", code, message);
+}
+
+void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
+                const std::string& message) {
+  json body = {{"error", {{"message", message}, {"type", type}, {"code", code}, {"param", nullptr}}}};
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+// ---- the client's socket: is it still there? ----------------------------------------------------
+
+// cpp-httplib does not hand the connection to a handler, so the accepted socket is found by its
+// peer address (/proc/self/fd), once per request, and polled at every decoding step: a peer
+// that closed makes the socket readable with nothing to read (or POLLRDHUP).
+int find_client_socket(const std::string& addr, int port) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int found = -1;
+  while (dirent* e = ::readdir(dir)) {
+    const int fd = std::atoi(e->d_name);
+    if (fd <= 2) continue;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
+    char host[INET6_ADDRSTRLEN] = {0};
+    int peer_port = 0;
+    if (ss.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+      peer_port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      const auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+      peer_port = ntohs(a->sin6_port);
+    }
+    if (peer_port == port && addr == host) {
+      found = fd;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
+
+bool client_gone(int fd) {
+  if (fd < 0) return false;
+  pollfd p{fd, static_cast<short>(POLLIN | POLLRDHUP), 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
+  if (p.revents & POLLIN) {
+    char c;
+    return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  }
+  return false;
+}
+
+// ---- one request's channel between its generation thread and its HTTP thread ---------------------
+
+struct Channel {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<std::string> chunks;  // encoded bytes, in order
+  bool finished = false;           // no more chunks
+  std::optional<HttpError> error;  // the generation failed (before or after the first chunk)
+  std::atomic<bool> cancel{false}; // set by the HTTP side: client gone, timeout, drain deadline
+  int64_t started_ns = 0;
+
+  void push(std::string bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      chunks.push_back(std::move(bytes));
+    }
+    cv.notify_all();
+  }
+  void finish(std::optional<HttpError> e = std::nullopt) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      finished = true;
+      error = std::move(e);
+    }
+    cv.notify_all();
+  }
+};
+
+// What a speech request asks for, validated before any work.
+struct Job {
+  std::string endpoint;
+  std::string text;
+  SpeechOptions speech;
+  AudioFormat format = AudioFormat::Wav;
+  bool return_json = false;  // native endpoint: JSON with base64 audio and the history .npz
+  int client_fd = -1;
+};
+
+// ---- the service ------------------------------------------------------------------------------
+
+class Service {
+ public:
+  Service(const Options& o, std::map<std::string, std::string> voice_map, std::string api_key)
+      : o_(o), voice_map_(std::move(voice_map)), api_key_(std::move(api_key)), pipeline_(o.pipeline) {}
+
+  void preload() {
+    pipeline_.preload();
+    ready_ = true;
+  }
+  bool ready() const { return ready_ && !draining_; }
+  void start_drain() { draining_ = true; }
+  int in_flight() const { return in_flight_.load(); }
+  // Past the drain deadline: every running generation stops at its next step.
+  void cancel_all() { cancel_all_ = true; }
+  Metrics& metrics() { return metrics_; }
+
+  void routes(httplib::Server& svr) {
+    svr.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{\"status\":\"ok\"}", "application/json");
+      metrics_.request("/healthz", 200);
+    });
+    svr.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      const bool ok = ready();
+      res.status = ok ? 200 : 503;
+      res.set_content(ok ? "{\"status\":\"ready\"}" : (draining_ ? "{\"status\":\"draining\"}" : "{\"status\":\"loading\"}"),
+                      "application/json");
+      metrics_.request("/readyz", res.status);
+    });
+    svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics_.text(), "text/plain; version=0.0.4");
+    });
+    svr.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, "/v1/models", [&] {
+        json data = json::array();
+        for (const auto& m : model_names()) data.push_back({{"id", m}, {"object", "model"}, {"owned_by", "suno"}, {"created", 0}});
+        res.set_content(json{{"object", "list"}, {"data", data}}.dump(), "application/json");
+      });
+    });
+    svr.Get("/v1/voices", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, "/v1/voices", [&] {
+        json aliases = json::object();
+        for (const auto& [k, v] : voice_map_) aliases[k] = v;
+        res.set_content(json{{"presets", pipeline_.voices()}, {"aliases", aliases}}.dump(), "application/json");
+      });
+    });
+    svr.Post("/v1/audio/speech", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, "/v1/audio/speech", [&] { speak(req, res, openai_job(req)); });
+    });
+    svr.Post("/v1/bark/speech", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(req, res, "/v1/bark/speech", [&] { speak(req, res, native_job(req)); });
+    });
+  }
+
+ private:
+  // Authentication, errors in OpenAI's shape, the request counter.
+  template <typename F>
+  void handle(const httplib::Request& req, httplib::Response& res, const std::string& endpoint, F&& f) {
+    try {
+      authenticate(req);
+      f();
+    } catch (const HttpError& e) {
+      send_error(res, e.status, e.type, e.code, e.what());
+    } catch (const std::invalid_argument& e) {
+      send_error(res, 400, "invalid_request_error", "invalid_request", e.what());
+    } catch (const std::exception& e) {
+      send_error(res, 500, "server_error", "internal_error", e.what());
+    }
+    metrics_.request(endpoint, res.status == -1 ? 200 : res.status);
+  }
+
+  void authenticate(const httplib::Request& req) const {
+    if (api_key_.empty()) return;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    const std::string given = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : std::string();
+    // Constant time whatever the lengths: compare SHA-256 digests with CRYPTO_memcmp.
+    unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+    unsigned int na = 0, nb = 0;
+    EVP_Digest(given.data(), given.size(), a, &na, EVP_sha256(), nullptr);
+    EVP_Digest(api_key_.data(), api_key_.size(), b, &nb, EVP_sha256(), nullptr);
+    if (given.empty() || CRYPTO_memcmp(a, b, na) != 0) {
+      throw HttpError(401, "invalid_request_error", "invalid_api_key", "missing or invalid API key (Authorization: Bearer ...)");
+    }
+  }
+
+  static json parse_body(const httplib::Request& req) {
+    try {
+      json j = json::parse(req.body);
+      if (!j.is_object()) throw bad_request("the request body must be a JSON object");
+      return j;
+    } catch (const json::parse_error& e) {
+      throw bad_request(std::string("the request body is not valid JSON: ") + e.what());
+    }
+  }
+
+  template <typename T>
+  static std::optional<T> field(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    try {
+      return it->get<T>();
+    } catch (const json::exception&) {
+      throw bad_request(std::string("'") + key + "' has the wrong type", "invalid_type");
+    }
+  }
+
+  std::string checked_input(const json& j, const char* key) const {
+    const auto input = field<std::string>(j, key);
+    if (!input) throw bad_request(std::string("'") + key + "' is required", "missing_input");
+    size_t chars = 0;
+    for (unsigned char c : *input) chars += (c & 0xC0) != 0x80;
+    if (chars > o_.max_input_chars) {
+      throw bad_request("'" + std::string(key) + "' has " + std::to_string(chars) + " characters; this server takes at most " +
+                        std::to_string(o_.max_input_chars), "input_too_long");
+    }
+    return *input;
+  }
+
+  // A preset name or an alias; never a path (a client cannot make the server read a file).
+  std::string checked_voice(const std::string& voice) const {
+    auto it = voice_map_.find(voice);
+    const std::string preset = it != voice_map_.end() ? it->second : voice;
+    if (voice.find(".npz") != std::string::npos || voice.find('/') == 0 || voice.find("..") != std::string::npos) {
+      throw bad_request("voice '" + voice + "' is not a preset name; upload a voice .npz to /v1/bark/speech instead",
+                        "invalid_voice");
+    }
+    try {
+      pipeline_.load_voice(preset);
+    } catch (const std::exception& e) {
+      throw bad_request("unknown voice '" + voice + "': " + e.what(), "invalid_voice");
+    }
+    return preset;
+  }
+
+  AudioFormat checked_format(const std::optional<std::string>& name, AudioFormat fallback) const {
+    if (!name) return fallback;
+    auto f = parse_audio_format(*name);
+    if (!f) {
+      throw bad_request("response_format '" + *name + "' is not supported (wav, pcm, flac, mp3, opus)",
+                        "unsupported_response_format");
+    }
+    return *f;
+  }
+
+  Job openai_job(const httplib::Request& req) const {
+    const json j = parse_body(req);
+    Job job;
+    job.endpoint = "/v1/audio/speech";
+    const auto model = field<std::string>(j, "model");
+    if (!model) throw bad_request("'model' is required", "missing_model");
+    if (std::find(model_names().begin(), model_names().end(), *model) == model_names().end()) {
+      throw HttpError(404, "invalid_request_error", "model_not_found", "model '" + *model + "' does not exist (GET /v1/models)");
+    }
+    job.text = checked_input(j, "input");
+    const auto voice = field<std::string>(j, "voice");
+    if (!voice) throw bad_request("'voice' is required", "missing_voice");
+    job.speech.generation.voice = checked_voice(*voice);
+    job.format = checked_format(field<std::string>(j, "response_format"), AudioFormat::Mp3);  // OpenAI's default
+    if (const auto speed = field<double>(j, "speed"); speed && *speed != 1.0) {
+      throw bad_request("speed " + std::to_string(*speed) + " is not supported: Bark has no speed control (use 1.0)",
+                        "unsupported_speed");
+    }
+    if (const auto sf = field<std::string>(j, "stream_format"); sf && *sf != "audio") {
+      throw bad_request("stream_format '" + *sf + "' is not supported (audio)", "unsupported_stream_format");
+    }
+    job.speech.generation.silent = true;
+    return job;
+  }
+
+  Job native_job(const httplib::Request& req) const {
+    const json j = parse_body(req);
+    static const std::set<std::string> known = {
+        "input", "voice", "voice_npz_base64", "seed", "text_temp", "waveform_temp", "fine_temp", "top_k", "top_p",
+        "min_eos_p", "max_gen_duration_s", "allow_early_stop", "use_kv_caching", "max_coarse_history",
+        "sliding_window_len", "split", "max_segment_chars", "voice_mode", "chain_reset_every", "silence_s",
+        "crossfade_s", "seamless", "response_format", "return_npz"};
+    for (const auto& [k, v] : j.items()) {
+      if (known.count(k) == 0) throw bad_request("unknown field '" + k + "'", "unknown_field");
+    }
+    Job job;
+    job.endpoint = "/v1/bark/speech";
+    job.text = checked_input(j, "input");
+    GenerationOptions& g = job.speech.generation;
+    g.silent = true;
+    if (auto v = field<std::string>(j, "voice")) g.voice = checked_voice(*v);
+    if (auto b64 = field<std::string>(j, "voice_npz_base64")) {
+      g.history_prompt = parse_history_prompt(decode_base64(*b64), "voice_npz_base64");
+      g.voice.clear();
+    }
+    if (auto v = field<uint64_t>(j, "seed")) g.seed = *v;
+    if (auto v = field<float>(j, "text_temp")) g.text_temp = *v;
+    if (auto v = field<float>(j, "waveform_temp")) g.waveform_temp = *v;
+    if (j.contains("fine_temp")) g.fine_temp = field<float>(j, "fine_temp");  // null: argmax
+    if (auto v = field<int>(j, "top_k")) g.top_k = *v;
+    if (auto v = field<float>(j, "top_p")) g.top_p = *v;
+    if (j.contains("min_eos_p")) g.min_eos_p = field<float>(j, "min_eos_p");
+    if (auto v = field<double>(j, "max_gen_duration_s")) g.max_gen_duration_s = *v;
+    if (auto v = field<bool>(j, "allow_early_stop")) g.allow_early_stop = *v;
+    if (auto v = field<bool>(j, "use_kv_caching")) g.use_kv_caching = *v;
+    if (auto v = field<int>(j, "max_coarse_history")) g.max_coarse_history = *v;
+    if (auto v = field<int>(j, "sliding_window_len")) g.sliding_window_len = *v;
+    SpeechOptions& s = job.speech;
+    if (auto v = field<bool>(j, "split")) s.split = *v;
+    if (auto v = field<int64_t>(j, "max_segment_chars")) {
+      if (*v < 1 || *v > 100000) throw bad_request("max_segment_chars must be in [1, 100000]");
+      s.max_segment_chars = static_cast<size_t>(*v);
+    }
+    if (auto v = field<std::string>(j, "voice_mode")) s.voice_mode = parse_voice_mode(*v);
+    if (auto v = field<int>(j, "chain_reset_every")) s.chain_reset_every = *v;
+    if (auto v = field<double>(j, "silence_s")) s.silence_s = *v;
+    if (auto v = field<double>(j, "crossfade_s")) s.crossfade_s = *v;
+    if (auto v = field<bool>(j, "seamless")) s.seamless = *v;
+    job.format = checked_format(field<std::string>(j, "response_format"), AudioFormat::Wav);
+    job.return_json = field<bool>(j, "return_npz").value_or(false);
+    return job;
+  }
+
+  static std::string decode_base64(const std::string& in) {
+    if (in.size() > (64u << 20)) throw bad_request("voice_npz_base64 is too large");
+    std::string out((in.size() / 4 + 1) * 3, '\0');
+    EVP_ENCODE_CTX* ctx = EVP_ENCODE_CTX_new();
+    EVP_DecodeInit(ctx);
+    int n1 = 0, n2 = 0;
+    const int rc = EVP_DecodeUpdate(ctx, reinterpret_cast<unsigned char*>(&out[0]), &n1,
+                                    reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+    const int rc2 = EVP_DecodeFinal(ctx, reinterpret_cast<unsigned char*>(&out[static_cast<size_t>(n1)]), &n2);
+    EVP_ENCODE_CTX_free(ctx);
+    if (rc < 0 || rc2 < 0) throw bad_request("voice_npz_base64 is not valid base64");
+    out.resize(static_cast<size_t>(n1 + n2));
+    return out;
+  }
+
+  static std::string encode_base64(const std::string& in) {
+    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(&out[0]),
+                                  reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+    out.resize(static_cast<size_t>(n));
+    return out;
+  }
+
+  // Admission: at most workers generating and queue waiting; beyond that, 503 at once.
+  bool admit() {
+    std::lock_guard<std::mutex> lock(slots_mutex_);
+    if (draining_ || in_flight_ >= o_.workers + o_.queue) return false;
+    ++in_flight_;
+    return true;
+  }
+  void leave() {
+    {
+      std::lock_guard<std::mutex> lock(slots_mutex_);
+      --in_flight_;
+    }
+    slots_cv_.notify_all();
+  }
+
+  void speak(const httplib::Request& req, httplib::Response& res, Job job) {
+    if (!ready()) {
+      res.set_header("Retry-After", "5");
+      throw HttpError(503, "server_error", draining_ ? "shutting_down" : "loading",
+                      draining_ ? "the server is shutting down" : "the models are still loading");
+    }
+    if (!admit()) {
+      res.set_header("Retry-After", "2");
+      throw HttpError(503, "server_error", "overloaded",
+                      "all " + std::to_string(o_.workers) + " workers are busy and the queue of " + std::to_string(o_.queue) +
+                          " is full; retry later");
+    }
+    job.client_fd = find_client_socket(req.remote_addr, req.remote_port);
+    auto channel = std::make_shared<Channel>();
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(o_.request_timeout_s));
+    // The generation thread: waits for a worker slot, generates, pushes chunks. It owns a
+    // reference to the channel, so it may outlive the HTTP side (a client gone mid-stream).
+    std::thread([this, job, channel, deadline]() mutable { run(std::move(job), channel, deadline); }).detach();
+
+    // Wait for the first bytes (or the end, or an error) before committing a status.
+    std::unique_lock<std::mutex> lock(channel->mutex);
+    while (channel->chunks.empty() && !channel->finished) {
+      if (Clock::now() >= deadline) {
+        channel->cancel = true;
+        throw HttpError(504, "server_error", "timeout",
+                        "the generation did not produce audio within " + std::to_string(o_.request_timeout_s) + " s");
+      }
+      if (client_gone(job.client_fd)) {
+        channel->cancel = true;
+        res.status = 499;  // nginx's "client closed request", for the metrics
+        return;
+      }
+      channel->cv.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    if (channel->chunks.empty() && channel->error) throw *channel->error;
+    lock.unlock();
+    if (job.return_json) {
+      res.set_content(channel->chunks.front(), "application/json");
+      return;
+    }
+    res.set_header("Cache-Control", "no-store");
+    const int fd = job.client_fd;
+    res.set_chunked_content_provider(content_type(job.format), [this, channel, fd](size_t, httplib::DataSink& sink) {
+      std::unique_lock<std::mutex> lk(channel->mutex);
+      while (channel->chunks.empty() && !channel->finished) {
+        if (client_gone(fd) || !sink.is_writable()) {
+          channel->cancel = true;
+          return false;
+        }
+        channel->cv.wait_for(lk, std::chrono::milliseconds(100));
+      }
+      if (!channel->chunks.empty()) {
+        std::string bytes = std::move(channel->chunks.front());
+        channel->chunks.pop_front();
+        lk.unlock();
+        if (!sink.write(bytes.data(), bytes.size())) {
+          channel->cancel = true;
+          return false;
+        }
+        return true;
+      }
+      // finished: an error after the first bytes can only cut the stream short
+      if (channel->error) return false;
+      lk.unlock();
+      sink.done();
+      return true;
+    });
+  }
+
+  void run(Job job, std::shared_ptr<Channel> channel, Clock::time_point deadline) {
+    struct Leave {
+      Service* s;
+      ~Leave() { s->leave(); }
+    } leave{this};
+    // a worker slot
+    metrics_.queue_depth++;
+    {
+      std::unique_lock<std::mutex> lock(slots_mutex_);
+      while (busy_ >= o_.workers) {
+        if (channel->cancel || cancel_all_ || Clock::now() >= deadline || client_gone(job.client_fd)) {
+          metrics_.queue_depth--;
+          channel->cancel = true;
+          channel->finish(HttpError(504, "server_error", "timeout", "timed out waiting for a worker"));
+          return;
+        }
+        slots_cv_.wait_for(lock, std::chrono::milliseconds(100));
+      }
+      ++busy_;
+    }
+    metrics_.queue_depth--;
+    metrics_.busy_workers++;
+    const auto t0 = Clock::now();
+    const auto stop = [&] {
+      if (channel->cancel || cancel_all_ || Clock::now() >= deadline || client_gone(job.client_fd)) {
+        channel->cancel = true;
+        return true;
+      }
+      return false;
+    };
+    job.speech.generation.on_progress = [&](const Progress&) { return !stop(); };
+    const bool streaming = streams(job.format) && !job.return_json;
+    if (streaming) {
+      channel->push(stream_header(job.format));
+      job.speech.on_audio = [&](const AudioChunk& c) {
+        channel->push(stream_samples(job.format, c.samples));
+        return !stop();
+      };
+    }
+    std::optional<HttpError> error;
+    double audio_s = 0;
+    try {
+      SpeechResult r = pipeline_.generate_speech(job.text, job.speech);
+      audio_s = r.audio.duration_seconds();
+      if (job.return_json) {
+        json segs = json::array();
+        for (const auto& s : r.segments) {
+          segs.push_back({{"text", s.text}, {"seed", s.seed ? json(*s.seed) : json(nullptr)},
+                          {"sample_offset", s.sample_offset}, {"sample_count", s.sample_count}});
+        }
+        json out = {{"format", job.format == AudioFormat::Pcm ? "pcm" : "encoded"},
+                    {"sample_rate", 24000},
+                    {"audio_base64", encode_base64(encode(job.format, r.audio.samples, 24000))},
+                    {"npz_base64", encode_base64(serialize_history_prompt(r.final_history))},
+                    {"seed", r.seed ? json(*r.seed) : json(nullptr)},
+                    {"segments", segs}};
+        channel->push(out.dump());
+      } else if (!streaming) {
+        channel->push(encode(job.format, r.audio.samples, 24000));
+      }
+    } catch (const Cancelled&) {
+      error = HttpError(Clock::now() >= deadline ? 504 : 499, "server_error", "cancelled", "the generation was cancelled");
+    } catch (const std::invalid_argument& e) {
+      error = bad_request(e.what());
+    } catch (const std::exception& e) {
+      error = HttpError(500, "server_error", "generation_failed", e.what());
+    }
+    metrics_.busy_workers--;
+    {
+      std::lock_guard<std::mutex> lock(slots_mutex_);
+      --busy_;
+    }
+    slots_cv_.notify_all();
+    if (!error) metrics_.generation(std::chrono::duration<double>(Clock::now() - t0).count(), audio_s);
+    channel->finish(std::move(error));
+  }
+
+  Options o_;
+  std::map<std::string, std::string> voice_map_;
+  std::string api_key_;
+  const Pipeline pipeline_;
+  Metrics metrics_;
+  std::atomic<bool> ready_{false}, draining_{false}, cancel_all_{false};
+  std::mutex slots_mutex_;
+  std::condition_variable slots_cv_;
+  std::atomic<int> in_flight_{0};
+  int busy_ = 0;
+};
+
+std::string read_file_or_throw(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(std::string("cannot read ") + what + " '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int serve(Options o) {
+  // The signals are taken by one thread (sigwait): block them everywhere before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  o.pipeline.device = parse_device(o.device);
+  o.pipeline.precision = parse_precision(o.precision);
+  // Workers x threads per generation = the logical CPUs, unless told otherwise: by default one
+  // thread per generation and one generation per CPU (throughput), docs/SERVER.md.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (o.pipeline.num_threads == 0) o.pipeline.num_threads = o.workers > 0 ? std::max(1, cores / o.workers) : 1;
+  if (o.workers <= 0) o.workers = std::max(1, cores / o.pipeline.num_threads);
+  auto voices = default_voice_map();
+  if (!o.voice_map_file.empty()) {
+    json j;
+    try {
+      j = json::parse(read_file_or_throw(o.voice_map_file, "voice map"));
+    } catch (const json::exception& e) {
+      throw std::runtime_error("voice map '" + o.voice_map_file + "': " + e.what());
+    }
+    if (!j.is_object()) throw std::runtime_error("voice map '" + o.voice_map_file + "': expected a JSON object {name: preset}");
+    for (const auto& [k, v] : j.items()) {
+      if (!v.is_string()) throw std::runtime_error("voice map '" + o.voice_map_file + "': '" + k + "' is not a string");
+      voices[k] = v.get<std::string>();
+    }
+  }
+  std::string key;
+  if (!o.api_key_file.empty()) {
+    key = read_file_or_throw(o.api_key_file, "API key file");
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    if (key.empty()) throw std::runtime_error("API key file '" + o.api_key_file + "' is empty");
+  }
+
+  Service service(o, voices, key);
+  httplib::Server svr;
+  // Enough HTTP threads for every admitted request plus health checks and refusals.
+  const int http_threads = o.workers + o.queue + 8;
+  svr.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<size_t>(http_threads)); };
+  svr.set_payload_max_length(o.max_body_bytes);
+  svr.set_read_timeout(30, 0);
+  svr.set_write_timeout(30, 0);
+  svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    switch (res.status) {
+      case 404: send_error(res, 404, "invalid_request_error", "not_found", "no such endpoint"); break;
+      case 413: send_error(res, 413, "invalid_request_error", "payload_too_large", "the request body is too large"); break;
+      default: send_error(res, res.status, "invalid_request_error", "error", "request failed"); break;
+    }
+  });
+  service.routes(svr);
+  if (!svr.bind_to_port(o.host.c_str(), o.port)) {
+    throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not allowed)");
+  }
+  std::thread http([&] { svr.listen_after_bind(); });
+  std::fprintf(stderr, "bark-server: listening on http://%s:%d (%d workers, queue %d); loading models...\n",
+               o.host.c_str(), o.port, o.workers, o.queue);
+  std::thread loader([&] {
+    try {
+      service.preload();
+      std::fprintf(stderr, "bark-server: ready\n");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      ::kill(::getpid(), SIGTERM);
+    }
+  });
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "bark-server: %s: draining (%d in flight, up to %.0f s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+               service.in_flight(), o.drain_timeout_s);
+  service.start_drain();
+  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.drain_timeout_s));
+  while (service.in_flight() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (service.in_flight() > 0) {
+    service.cancel_all();
+    while (service.in_flight() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  svr.stop();
+  http.join();
+  loader.join();
+  std::fprintf(stderr, "bark-server: stopped\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace bark::server
+
+int main(int argc, char** argv) {
+  bark::server::Options o;
+  CLI::App app{"bark-server: Bark text to speech over HTTP (OpenAI-compatible /v1/audio/speech)", "bark-server"};
+  app.set_version_flag("--version", std::string("bark-server ") + bark::version());
+  app.add_option("--model-dir", o.pipeline.model_dir, "Model directory (default: $BARK_MODEL_DIR, then ~/.cache/bark-cpp)");
+  app.add_flag("--small", o.pipeline.use_small, "Use the small models");
+  app.add_option("--device", o.device, "cpu, cuda, mps or auto")->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "mps"}, CLI::ignore_case));
+  app.add_option("--threads", o.pipeline.num_threads, "Intra-op threads per generation (default: logical CPUs / --workers, or 1)")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
+  app.add_option("--precision", o.precision, "fp32 (exact) or fp16 (fast mode)")->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "fp16"}, CLI::ignore_case));
+  app.add_option("--host", o.host, "Address to listen on")->capture_default_str();
+  app.add_option("--port", o.port, "Port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
+  app.add_option("--workers", o.workers, "Concurrent generations (default: logical CPUs / --threads)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--queue", o.queue, "Requests that may wait for a worker; beyond that: 503")->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--api-key-file", o.api_key_file, "Require 'Authorization: Bearer <key>' with the key in this file");
+  app.add_option("--max-input-chars", o.max_input_chars, "Longest input text accepted")->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--max-body-bytes", o.max_body_bytes, "Largest request body (413 beyond)")->capture_default_str();
+  app.add_option("--request-timeout", o.request_timeout_s, "Seconds a request may take (504 and cancelled beyond)")
+      ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--drain-timeout", o.drain_timeout_s, "On SIGTERM: seconds to let requests in flight finish")
+      ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--voice-map", o.voice_map_file, "JSON {name: preset} added to / replacing the OpenAI voice aliases");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "error: %s (see bark-server --help)\n", e.what());
+    return 2;
+  }
+  bark::set_log_level(bark::LogLevel::Warn);
+  try {
+    return bark::server::serve(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
