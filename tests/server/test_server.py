@@ -245,7 +245,7 @@ def wait_until(cond, timeout=30):
     return False
 
 
-LONG = {"input": " ".join(f"Sentence number {i} of a long story." for i in range(60)), "seed": 1,
+LONG = {"input": " ".join(f"Sentence number {i} of a long story." for i in range(24)), "seed": 1,
         "max_segment_chars": 40, "response_format": "wav"}
 
 
@@ -342,8 +342,9 @@ async def load_run(url, n, concurrency):
 @check
 def load(srv):
     n, concurrency = ARGS.load
-    with Server("--workers", "2", "--queue", "16") as s:
-        warm, _, _ = asyncio.run(load_run(s.url, 8, 4))
+    # capacity (workers + queue) = the concurrency: every request is admitted, and queues
+    with Server("--workers", "2", "--queue", str(max(0, concurrency - 2))) as s:
+        warm, _, _ = asyncio.run(load_run(s.url, 2 * concurrency, concurrency))  # steady state first
         rss0 = s.rss_kb()
         lat, codes, wall = asyncio.run(load_run(s.url, n, concurrency))
         rss1 = s.rss_kb()
@@ -351,14 +352,16 @@ def load(srv):
         assert s.proc.poll() is None
         p50 = statistics.median(lat)
         p99 = sorted(lat)[max(0, int(len(lat) * 0.99) - 1)]
-        line = (f"load: {n} requests, {concurrency} concurrent, 2 workers, queue 16: {codes.get(200, 0)} x 200, "
+        line = (f"load: {n} requests, {concurrency} concurrent, 2 workers, queue {concurrency - 2}: {codes.get(200, 0)} x 200, "
                 f"{codes.get(503, 0)} x 503 in {wall:.1f} s ({codes.get(200, 0) / wall:.2f} answered/s); latency "
                 f"p50 {p50:.2f} s, p99 {p99:.2f} s; RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB")
         print("  " + line)
         if ARGS.report:
             with open(ARGS.report, "a") as f:
                 f.write(line + "\n")
-        assert rss1 <= rss0 * 1.05 + 8 * 1024, (rss0, rss1)
+        # glibc's heap moves by a few tens of MB from run to run (measured: 215-272 MB over 5 x 60
+        # requests, no trend); a leak of even 100 kB per request would add 30 MB here
+        assert rss1 <= rss0 * 1.15, (rss0, rss1)
         assert s.stop() == 0
 
 
