@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
   app.add_option("--voice", gen.voice, "Voice preset (v2/en_speaker_6, announcer, ...) or history prompt PATH.npz");
   app.add_option("--text-temp", gen.text_temp, "Temperature of the semantic stage")->capture_default_str()->check(POSITIVE_TEMP);
   app.add_option("--waveform-temp", gen.waveform_temp, "Temperature of the coarse stage")->capture_default_str()->check(POSITIVE_TEMP);
+  app.add_option("--max-duration", gen.max_gen_duration_s,
+                 "Stop each generation after this many seconds of audio (default: Bark's 768 tokens, ~15 s)")
+      ->check(CLI::Range(0.02, 15.4));
   app.add_option("--seed", seed, "Seed for all sampling: same seed, same device -> same audio (default: random)");
   app.add_option("--model-dir", pipe_opts.model_dir, "Model directory (default: $BARK_MODEL_DIR, then ~/.cache/bark-cpp)");
   app.add_flag("--small", pipe_opts.use_small, "Use the small models (text.pt, coarse.pt, fine.pt)");

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <iostream>
@@ -673,7 +674,7 @@ int serve(Options o) {
   svr.set_read_timeout(30, 0);
   // Clients (httpx, the openai client) keep connections open between requests: a short idle
   // timeout races with their next request on the same connection.
-  svr.set_keep_alive_timeout(75);
+  svr.set_keep_alive_timeout(30);
   svr.set_keep_alive_max_count(1000);
   svr.set_write_timeout(30, 0);
   svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -712,10 +713,13 @@ int serve(Options o) {
     while (service.in_flight() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   svr.stop();
-  http.join();
+  // Idle keep-alive connections would hold cpp-httplib's threads up to the keep-alive timeout:
+  // nothing is in flight any more, so the process ends without waiting for them.
   loader.join();
+  http.detach();
   std::fprintf(stderr, "bark-server: stopped\n");
-  return 0;
+  std::fflush(stderr);
+  std::_Exit(0);
 }
 
 }  // namespace
