@@ -281,6 +281,14 @@ def numpy_top_p_removed(relevant_logits, top_p):
     return np.isneginf(relevant_logits), sorted_indices, cumulative_probs
 
 
+def full_arrays(full, wav):
+    """An api call's output_full=True result as the case arrays the C++ tests read."""
+    return dict(semantic=np.asarray(full["semantic_prompt"], dtype=np.int64),
+                coarse=np.asarray(full["coarse_prompt"], dtype=np.int64),
+                fine=np.asarray(full["fine_prompt"], dtype=np.int64),
+                wav=np.asarray(wav, dtype=np.float32))
+
+
 def run_case(gen, case, prompts_dir):
     import bark.api as api
 
@@ -303,10 +311,7 @@ def run_case(gen, case, prompts_dir):
         torch.manual_seed(case["seed"])
         full, wav = api.generate_audio(case["text"], history_prompt=hp, text_temp=text_temp,
                                        waveform_temp=waveform_temp, silent=True, output_full=True)
-        arrays.update(semantic=np.asarray(full["semantic_prompt"], dtype=np.int64),
-                      coarse=np.asarray(full["coarse_prompt"], dtype=np.int64),
-                      fine=np.asarray(full["fine_prompt"], dtype=np.int64),
-                      wav=np.asarray(wav, dtype=np.float32))
+        arrays.update(full_arrays(full, wav))
     elif kind == "semantic":
         kw = dict(temp=case.get("temp", 0.7), top_k=case.get("top_k"), top_p=case.get("top_p"),
                   min_eos_p=case.get("min_eos_p", 0.2),
@@ -357,10 +362,7 @@ def run_case(gen, case, prompts_dir):
             arrays["text2"] = utf8_array(case["text2"])
             full, wav = api.generate_audio(case["text2"], history_prompt=hp, text_temp=text_temp,
                                            waveform_temp=waveform_temp, silent=True, output_full=True)
-        arrays.update(semantic=np.asarray(full["semantic_prompt"], dtype=np.int64),
-                      coarse=np.asarray(full["coarse_prompt"], dtype=np.int64),
-                      fine=np.asarray(full["fine_prompt"], dtype=np.int64),
-                      wav=np.asarray(wav, dtype=np.float32))
+        arrays.update(full_arrays(full, wav))
     elif kind == "topp":
         vecs, tops = topp_vectors()
         opts["count"] = len(vecs)

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bark/options.h"
+#include "bark/speech.h"
 
 namespace bark {
 
@@ -39,6 +40,24 @@ const char* precision_name(Precision precision) {
   switch (precision) {
     case Precision::Fp32: return "fp32";
     case Precision::Fp16: return "fp16";
+  }
+  return "?";
+}
+
+VoiceMode parse_voice_mode(const std::string& name) {
+  std::string n = name;
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (n == "auto") return VoiceMode::Auto;
+  if (n == "preset") return VoiceMode::Preset;
+  if (n == "chain") return VoiceMode::Chain;
+  throw std::invalid_argument("unknown voice mode '" + name + "' (expected auto, preset or chain)");
+}
+
+const char* voice_mode_name(VoiceMode mode) {
+  switch (mode) {
+    case VoiceMode::Auto: return "auto";
+    case VoiceMode::Preset: return "preset";
+    case VoiceMode::Chain: return "chain";
   }
   return "?";
 }

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include "bark/options.h"
 #include "test_common.h"
 
 namespace bark_test {
@@ -32,6 +33,16 @@ inline std::string fixture_model_dir() {
   std::filesystem::rename(tmp, dir, ec);  // fails harmlessly when another process won the race
   if (ec) std::filesystem::remove_all(tmp, ec);
   return dir.string();
+}
+
+// PipelineOptions for the fixture models: small names, CPU, 1 thread (as the fixtures were made).
+inline bark::PipelineOptions fixture_pipeline_options(int threads = 1) {
+  bark::PipelineOptions o;
+  o.model_dir = fixture_model_dir();
+  o.use_small = true;
+  o.device = bark::Device::Cpu;
+  o.num_threads = threads;
+  return o;
 }
 
 }  // namespace bark_test

@@ -25,14 +25,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-bark::PipelineOptions fixture_options() {
-  bark::PipelineOptions o;
-  o.model_dir = bark_test::fixture_model_dir();
-  o.use_small = true;
-  o.device = bark::Device::Cpu;
-  o.num_threads = 1;
-  return o;
-}
+bark::PipelineOptions fixture_options(int threads = 1) { return bark_test::fixture_pipeline_options(threads); }
 
 bark::GenerationOptions quiet(uint64_t seed) {
   bark::GenerationOptions o;

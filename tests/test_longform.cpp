@@ -15,14 +15,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-bark::PipelineOptions fixture_options() {
-  bark::PipelineOptions o;
-  o.model_dir = bark_test::fixture_model_dir();
-  o.use_small = true;
-  o.device = bark::Device::Cpu;
-  o.num_threads = 1;
-  return o;
-}
+bark::PipelineOptions fixture_options(int threads = 1) { return bark_test::fixture_pipeline_options(threads); }
 
 const bark::Pipeline& pipe() {
   static const bark::Pipeline p(fixture_options());

@@ -17,14 +17,7 @@
 
 namespace {
 
-bark::PipelineOptions fixture_options() {
-  bark::PipelineOptions o;
-  o.model_dir = bark_test::fixture_model_dir();
-  o.use_small = true;
-  o.device = bark::Device::Cpu;
-  o.num_threads = 1;  // as the fixtures were made
-  return o;
-}
+bark::PipelineOptions fixture_options(int threads = 1) { return bark_test::fixture_pipeline_options(threads); }
 
 std::vector<int64_t> ints(const bark_test::Npz& npz, const std::string& key) {
   return npz.arrays.at(key).to_int64();
@@ -55,6 +48,22 @@ std::string text_of(const std::string& key) {
   if (key == "t1") return "\xE2\x99\xAA In the jungle, the mighty jungle, the lion barrels tonight \xE2\x99\xAA";
   FAIL("unknown text key " << key);
   return "";
+}
+
+// Tokens identical to the upstream fixture's, the waveform within 1e-4 (max abs diff printed).
+void check_fixture(const std::string& stem, const bark_test::Npz& g, const bark::FullGeneration& full,
+                   const bark::Audio& audio) {
+  const auto ref_semantic = ints(g, "semantic");
+  INFO("semantic: " << full.semantic_prompt.size() << " tokens, upstream " << ref_semantic.size());
+  CHECK(full.semantic_prompt == ref_semantic);
+  CHECK(full.coarse_prompt.data == codes(g, "coarse").data);
+  CHECK(full.fine_prompt.data == codes(g, "fine").data);
+  const auto ref_wav = g.arrays.at("wav").to_float32();
+  REQUIRE(audio.samples.size() == ref_wav.size());
+  double diff = 0;
+  for (size_t i = 0; i < ref_wav.size(); ++i) diff = std::max(diff, std::fabs(double(audio.samples[i]) - ref_wav[i]));
+  WARN(stem << ": waveform max abs diff " << diff);
+  CHECK(diff <= 1e-4);
 }
 
 }  // namespace
@@ -96,17 +105,7 @@ TEST_CASE("generate_audio with seed 0 reproduces every upstream pipeline fixture
       o.silent = true;
       o.voice = prompt_of(stem);
       const auto r = pipe.generate_audio_full(text_of(stem.substr(0, 2)), o);
-      const auto ref_semantic = ints(g, "semantic");
-      INFO("semantic: " << r.full.semantic_prompt.size() << " tokens, upstream " << ref_semantic.size());
-      CHECK(r.full.semantic_prompt == ref_semantic);
-      CHECK(r.full.coarse_prompt.data == codes(g, "coarse").data);
-      CHECK(r.full.fine_prompt.data == codes(g, "fine").data);
-      const auto ref_wav = g.arrays.at("wav").to_float32();
-      REQUIRE(r.audio.samples.size() == ref_wav.size());
-      double diff = 0;
-      for (size_t i = 0; i < ref_wav.size(); ++i) diff = std::max(diff, std::fabs(double(r.audio.samples[i]) - ref_wav[i]));
-      WARN(stem << ": waveform max abs diff " << diff);
-      CHECK(diff <= 1e-4);
+      check_fixture(stem, g, r.full, r.audio);
     }
   }
 }
@@ -128,14 +127,7 @@ TEST_CASE("generate_speech: a text of one segment is generate_audio, token for t
       REQUIRE(pipe.split_text(text).size() == 1);
       const auto r = pipe.generate_speech(text, o);
       REQUIRE(r.segments.size() == 1);
-      CHECK(r.segments[0].tokens.semantic_prompt == ints(g, "semantic"));
-      CHECK(r.segments[0].tokens.coarse_prompt.data == codes(g, "coarse").data);
-      CHECK(r.segments[0].tokens.fine_prompt.data == codes(g, "fine").data);
-      const auto ref_wav = g.arrays.at("wav").to_float32();
-      REQUIRE(r.audio.samples.size() == ref_wav.size());
-      double diff = 0;
-      for (size_t i = 0; i < ref_wav.size(); ++i) diff = std::max(diff, std::fabs(double(r.audio.samples[i]) - ref_wav[i]));
-      CHECK(diff <= 1e-4);
+      check_fixture(stem, g, r.segments[0].tokens, r.audio);
     }
   }
 }

@@ -162,14 +162,7 @@ bool opt_bool(const Options& o, const std::string& key) {
   return v == "1";
 }
 
-bark::PipelineOptions fixture_options(int threads = 1) {
-  bark::PipelineOptions o;
-  o.model_dir = bark_test::fixture_model_dir();
-  o.use_small = true;
-  o.device = bark::Device::Cpu;
-  o.num_threads = threads;
-  return o;
-}
+bark::PipelineOptions fixture_options(int threads = 1) { return bark_test::fixture_pipeline_options(threads); }
 
 // One pipeline for the whole process: 1 thread, as the reference (the script runs torch with
 // 1 thread); $BARK_REFERENCE_TEST_THREADS=N replays the cases with N threads instead.
@@ -259,6 +252,16 @@ void check_wav(const std::string& what, const std::vector<float>& ours, const st
   CHECK(diff <= kWavTol);
 }
 
+// Every stage's tokens identical to the reference case's, the waveform within tolerance.
+void check_generation(const fs::path& file, const bark_test::Npz& g, const bark::GenerationResult& r) {
+  const auto ref_semantic = g.arrays.at("semantic").to_int64();
+  INFO("semantic: " << compare_tokens(r.full.semantic_prompt, ref_semantic));
+  CHECK(r.full.semantic_prompt == ref_semantic);
+  check_codes("coarse", r.full.coarse_prompt, codes_of(g, "coarse"));
+  check_codes("fine", r.full.fine_prompt, codes_of(g, "fine"));
+  check_wav(file.stem().string(), r.audio.samples, g.arrays.at("wav").to_float32());
+}
+
 std::string describe(const Options& o) {
   std::string s;
   for (const auto& [k, v] : o) s += k + "=" + v + " ";
@@ -285,13 +288,7 @@ void for_each_case(const std::string& kind, size_t min_cases, Check&& check) {
 
 TEST_CASE("upstream generate_audio: more seeds, voices, temperatures and texts", "[parity][reference]") {
   for_each_case("audio", 5, [](const fs::path& file, const bark_test::Npz& g, const Options& o) {
-    const auto r = pipeline().generate_audio_full(utf8_of(g.arrays.at("text")), generation_options(o));
-    const auto ref_semantic = g.arrays.at("semantic").to_int64();
-    INFO("semantic: " << compare_tokens(r.full.semantic_prompt, ref_semantic));
-    CHECK(r.full.semantic_prompt == ref_semantic);
-    check_codes("coarse", r.full.coarse_prompt, codes_of(g, "coarse"));
-    check_codes("fine", r.full.fine_prompt, codes_of(g, "fine"));
-    check_wav(file.stem().string(), r.audio.samples, g.arrays.at("wav").to_float32());
+    check_generation(file, g, pipeline().generate_audio_full(utf8_of(g.arrays.at("text")), generation_options(o)));
   });
 }
 
@@ -310,12 +307,7 @@ TEST_CASE("one bark::Generator across two calls = one torch.manual_seed before t
       check_wav(file.stem().string() + " (first call)", first.samples, g.arrays.at("wav_first").to_float32());
       r = pipeline().generate_audio_full(utf8_of(g.arrays.at("text2")), opts);
     }
-    const auto ref_semantic = g.arrays.at("semantic").to_int64();
-    INFO("semantic: " << compare_tokens(r.full.semantic_prompt, ref_semantic));
-    CHECK(r.full.semantic_prompt == ref_semantic);
-    check_codes("coarse", r.full.coarse_prompt, codes_of(g, "coarse"));
-    check_codes("fine", r.full.fine_prompt, codes_of(g, "fine"));
-    check_wav(file.stem().string(), r.audio.samples, g.arrays.at("wav").to_float32());
+    check_generation(file, g, r);
     // a fresh generator per call (seed) would not reproduce the second call
     bark::GenerationOptions fresh = generation_options(o);
     if (need(o, "mode") == "semantic_then_waveform") {

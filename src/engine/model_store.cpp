@@ -76,30 +76,38 @@ const text::Tokenizer& ModelStore::tokenizer() const {
   return *tokenizer_;
 }
 
+std::unique_ptr<models::GPT> ModelStore::load_gpt(const std::string& path, const char* what, bool announce,
+                                                  const std::function<void(const models::GPTConfig&)>& check) const {
+  const auto ck = read_checkpoint(path, what, announce);
+  const auto cfg = io::read_gpt_config(ck);
+  check(cfg);
+  auto model = std::make_unique<models::GPT>(cfg);
+  model->load(ck.weights);
+  if (options_.precision == Precision::Fp16) {
+    model->to_half();
+    announce_load(announce, "{} model: fp16 weights (fast mode: outputs differ from upstream's)", what);
+  }
+  model->to(home_device());
+  return model;
+}
+
 const models::GPT& ModelStore::text(bool announce) const {
   std::lock_guard<std::mutex> lock(text_mutex_);
   if (!text_) {
-    const auto ck = read_checkpoint(files(true).text, "text", announce);
-    const auto cfg = io::read_gpt_config(ck);
-    if (cfg.input_vocab_size <= generation::SEMANTIC_INFER_TOKEN || cfg.output_vocab_size <= generation::SEMANTIC_PAD_TOKEN) {
-      throw not_a(ck.path, "text", "vocabularies " + std::to_string(cfg.input_vocab_size) + " / " +
-                                       std::to_string(cfg.output_vocab_size) + ", expected 129600 / 10048 as in text_2.pt");
-    }
-    // 256 merged text+history positions, the infer token and up to 768 generated tokens, the
-    // last of which is never fed back: 257 + 767 positions.
-    const int64_t need = 257 + generation::MAX_SEMANTIC_STEPS - 1;
-    if (cfg.block_size < need) {
-      throw not_a(ck.path, "text", "block_size " + std::to_string(cfg.block_size) + " < " + std::to_string(need) +
-                                       " positions the semantic stage needs");
-    }
-    auto model = std::make_unique<models::GPT>(cfg);
-    model->load(ck.weights);
-    if (options_.precision == Precision::Fp16) {
-      model->to_half();
-      announce_load(announce, "text model: fp16 weights (fast mode: outputs differ from upstream's)");
-    }
-    model->to(home_device());
-    text_ = std::move(model);
+    const std::string path = files(true).text;
+    text_ = load_gpt(path, "text", announce, [&](const models::GPTConfig& cfg) {
+      if (cfg.input_vocab_size <= generation::SEMANTIC_INFER_TOKEN || cfg.output_vocab_size <= generation::SEMANTIC_PAD_TOKEN) {
+        throw not_a(path, "text", "vocabularies " + std::to_string(cfg.input_vocab_size) + " / " +
+                                      std::to_string(cfg.output_vocab_size) + ", expected 129600 / 10048 as in text_2.pt");
+      }
+      // 256 merged text+history positions, the infer token and up to 768 generated tokens, the
+      // last of which is never fed back: 257 + 767 positions.
+      const int64_t need = 257 + generation::MAX_SEMANTIC_STEPS - 1;
+      if (cfg.block_size < need) {
+        throw not_a(path, "text", "block_size " + std::to_string(cfg.block_size) + " < " + std::to_string(need) +
+                                      " positions the semantic stage needs");
+      }
+    });
   }
   return *text_;
 }
@@ -107,26 +115,19 @@ const models::GPT& ModelStore::text(bool announce) const {
 const models::GPT& ModelStore::coarse(bool announce) const {
   std::lock_guard<std::mutex> lock(coarse_mutex_);
   if (!coarse_) {
-    const auto ck = read_checkpoint(files(true).coarse, "coarse", announce);
-    const auto cfg = io::read_gpt_config(ck);
-    if (cfg.input_vocab_size <= generation::COARSE_INFER_TOKEN ||
-        cfg.output_vocab_size < generation::SEMANTIC_VOCAB_SIZE + 2 * generation::CODEBOOK_SIZE) {
-      throw not_a(ck.path, "coarse", "vocabulary " + std::to_string(cfg.input_vocab_size) + ", expected 12096 as in coarse_2.pt");
-    }
-    // the default window: 256 semantic + infer token + 630 history + 60 generated - 1
-    const int64_t need = 257 + 630 + 60 - 1;
-    if (cfg.block_size < need) {
-      throw not_a(ck.path, "coarse", "block_size " + std::to_string(cfg.block_size) + " < " + std::to_string(need) +
-                                         " positions the coarse stage needs");
-    }
-    auto model = std::make_unique<models::GPT>(cfg);
-    model->load(ck.weights);
-    if (options_.precision == Precision::Fp16) {
-      model->to_half();
-      announce_load(announce, "coarse model: fp16 weights (fast mode: outputs differ from upstream's)");
-    }
-    model->to(home_device());
-    coarse_ = std::move(model);
+    const std::string path = files(true).coarse;
+    coarse_ = load_gpt(path, "coarse", announce, [&](const models::GPTConfig& cfg) {
+      if (cfg.input_vocab_size <= generation::COARSE_INFER_TOKEN ||
+          cfg.output_vocab_size < generation::SEMANTIC_VOCAB_SIZE + 2 * generation::CODEBOOK_SIZE) {
+        throw not_a(path, "coarse", "vocabulary " + std::to_string(cfg.input_vocab_size) + ", expected 12096 as in coarse_2.pt");
+      }
+      // the default window: 256 semantic + infer token + 630 history + 60 generated - 1
+      const int64_t need = 257 + 630 + 60 - 1;
+      if (cfg.block_size < need) {
+        throw not_a(path, "coarse", "block_size " + std::to_string(cfg.block_size) + " < " + std::to_string(need) +
+                                        " positions the coarse stage needs");
+      }
+    });
   }
   return *coarse_;
 }

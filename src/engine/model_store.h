@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,6 +48,10 @@ class ModelStore {
 
  private:
   at::Device home_device() const;  // where a model lives while idle
+  // Reads a GPT checkpoint, lets `check` refuse its config, loads it (fp16 in fast mode) and
+  // puts it on its home device.
+  std::unique_ptr<models::GPT> load_gpt(const std::string& path, const char* what, bool announce,
+                                        const std::function<void(const models::GPTConfig&)>& check) const;
 
   PipelineOptions options_;
   DeviceChoice devices_;

@@ -2,7 +2,6 @@
 // segment is one generate_audio_full (or, seamless, one text_to_semantic) with its own seed and
 // history prompt; the joins (silence, cross-fade) and the streaming of chunks happen here.
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -15,24 +14,6 @@
 #include "logging.h"
 
 namespace bark {
-
-VoiceMode parse_voice_mode(const std::string& name) {
-  std::string n = name;
-  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (n == "auto") return VoiceMode::Auto;
-  if (n == "preset") return VoiceMode::Preset;
-  if (n == "chain") return VoiceMode::Chain;
-  throw std::invalid_argument("unknown voice mode '" + name + "' (expected auto, preset or chain)");
-}
-
-const char* voice_mode_name(VoiceMode mode) {
-  switch (mode) {
-    case VoiceMode::Auto: return "auto";
-    case VoiceMode::Preset: return "preset";
-    case VoiceMode::Chain: return "chain";
-  }
-  return "?";
-}
 
 namespace {
 
@@ -205,14 +186,21 @@ SpeechResult Pipeline::generate_speech(const std::string& text, const SpeechOpti
     return base;
   };
 
+  // Segment i's record so far (text, history, seed) and the options to generate it with.
+  const auto begin_segment = [&](size_t i, GenerationOptions& g) {
+    SegmentResult seg;
+    seg.text = segments[i];
+    seg.history = history_for(i);
+    g = options_for(i, seg.history);
+    if (base_seed) seg.seed = *g.seed;
+    return seg;
+  };
+
   Joiner joiner(options, options.seamless ? 1 : n);
   if (!options.seamless) {
     for (size_t i = 0; i < n; ++i) {
-      SegmentResult seg;
-      seg.text = segments[i];
-      seg.history = history_for(i);
-      const GenerationOptions g = options_for(i, seg.history);
-      if (base_seed) seg.seed = *g.seed;
+      GenerationOptions g;
+      SegmentResult seg = begin_segment(i, g);
       GenerationResult r = generate_audio_full(seg.text, g);
       seg.tokens = r.full;
       seg.sample_count = static_cast<int64_t>(r.audio.samples.size());
@@ -230,11 +218,8 @@ SpeechResult Pipeline::generate_speech(const std::string& text, const SpeechOpti
   SemanticTokens joined;
   std::vector<int64_t> semantic_offsets;
   for (size_t i = 0; i < n; ++i) {
-    SegmentResult seg;
-    seg.text = segments[i];
-    seg.history = history_for(i);
-    const GenerationOptions g = options_for(i, seg.history);
-    if (base_seed) seg.seed = *g.seed;
+    GenerationOptions g;
+    SegmentResult seg = begin_segment(i, g);
     if (i == 0 && !base && mode != VoiceMode::Preset) {
       base = generate_audio_full(seg.text, g).full;
       seg.tokens.semantic_prompt = base->semantic_prompt;

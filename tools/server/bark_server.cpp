@@ -44,6 +44,7 @@
 #include "bark/passive_openmp.h"
 #include "server/audio_encode.h"
 #include "server/metrics.h"
+#include "server/request.h"
 
 BARK_PASSIVE_OPENMP()
 
@@ -76,23 +77,7 @@ std::map<std::string, std::string> default_voice_map() {
           {"onyx", "v2/en_speaker_3"},  {"nova", "v2/en_speaker_9"}, {"shimmer", "v2/en_speaker_4"}};
 }
 
-const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names = {"bark", "tts-1", "tts-1-hd", "gpt-4o-mini-tts"};
-  return names;
-}
-
 // ---- errors in OpenAI's shape ------------------------------------------------------------------
-
-struct HttpError : std::runtime_error {
-  HttpError(int status, std::string type, std::string code, const std::string& message)
-      : std::runtime_error(message), status(status), type(std::move(type)), code(std::move(code)) {}
-  int status;
-  std::string type, code;
-};
-
-HttpError bad_request(const std::string& message, const std::string& code = "invalid_request") {
-  return HttpError(400, "invalid_request_error", code, message);
-}
 
 void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
                 const std::string& message) {
@@ -177,16 +162,6 @@ struct Channel {
   }
 };
 
-// What a speech request asks for, validated before any work.
-struct Job {
-  std::string endpoint;
-  std::string text;
-  SpeechOptions speech;
-  AudioFormat format = AudioFormat::Wav;
-  bool return_json = false;  // native endpoint: JSON with base64 audio and the history .npz
-  int client_fd = -1;
-};
-
 // ---- the service ------------------------------------------------------------------------------
 
 class Service {
@@ -235,10 +210,10 @@ class Service {
       });
     });
     svr.Post("/v1/audio/speech", [this](const httplib::Request& req, httplib::Response& res) {
-      handle(req, res, "/v1/audio/speech", [&] { speak(req, res, openai_job(req)); });
+      handle(req, res, "/v1/audio/speech", [&] { speak(req, res, parse(req, /*openai=*/true)); });
     });
     svr.Post("/v1/bark/speech", [this](const httplib::Request& req, httplib::Response& res) {
-      handle(req, res, "/v1/bark/speech", [&] { speak(req, res, native_job(req)); });
+      handle(req, res, "/v1/bark/speech", [&] { speak(req, res, parse(req, /*openai=*/false)); });
     });
   }
 
@@ -274,39 +249,6 @@ class Service {
     }
   }
 
-  static json parse_body(const httplib::Request& req) {
-    try {
-      json j = json::parse(req.body);
-      if (!j.is_object()) throw bad_request("the request body must be a JSON object");
-      return j;
-    } catch (const json::parse_error& e) {
-      throw bad_request(std::string("the request body is not valid JSON: ") + e.what());
-    }
-  }
-
-  template <typename T>
-  static std::optional<T> field(const json& j, const char* key) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return std::nullopt;
-    try {
-      return it->get<T>();
-    } catch (const json::exception&) {
-      throw bad_request(std::string("'") + key + "' has the wrong type", "invalid_type");
-    }
-  }
-
-  std::string checked_input(const json& j, const char* key) const {
-    const auto input = field<std::string>(j, key);
-    if (!input) throw bad_request(std::string("'") + key + "' is required", "missing_input");
-    size_t chars = 0;
-    for (unsigned char c : *input) chars += (c & 0xC0) != 0x80;
-    if (chars > o_.max_input_chars) {
-      throw bad_request("'" + std::string(key) + "' has " + std::to_string(chars) + " characters; this server takes at most " +
-                        std::to_string(o_.max_input_chars), "input_too_long");
-    }
-    return *input;
-  }
-
   // A preset name or an alias; never a path (a client cannot make the server read a file).
   std::string checked_voice(const std::string& voice) const {
     auto it = voice_map_.find(voice);
@@ -323,110 +265,11 @@ class Service {
     return preset;
   }
 
-  AudioFormat checked_format(const std::optional<std::string>& name, AudioFormat fallback) const {
-    if (!name) return fallback;
-    auto f = parse_audio_format(*name);
-    if (!f) {
-      throw bad_request("response_format '" + *name + "' is not supported (wav, pcm, flac, mp3, opus)",
-                        "unsupported_response_format");
-    }
-    return *f;
-  }
 
-  Job openai_job(const httplib::Request& req) const {
-    const json j = parse_body(req);
-    Job job;
-    job.endpoint = "/v1/audio/speech";
-    const auto model = field<std::string>(j, "model");
-    if (!model) throw bad_request("'model' is required", "missing_model");
-    if (std::find(model_names().begin(), model_names().end(), *model) == model_names().end()) {
-      throw HttpError(404, "invalid_request_error", "model_not_found", "model '" + *model + "' does not exist (GET /v1/models)");
-    }
-    job.text = checked_input(j, "input");
-    const auto voice = field<std::string>(j, "voice");
-    if (!voice) throw bad_request("'voice' is required", "missing_voice");
-    job.speech.generation.voice = checked_voice(*voice);
-    job.format = checked_format(field<std::string>(j, "response_format"), AudioFormat::Mp3);  // OpenAI's default
-    if (const auto speed = field<double>(j, "speed"); speed && *speed != 1.0) {
-      throw bad_request("speed " + std::to_string(*speed) + " is not supported: Bark has no speed control (use 1.0)",
-                        "unsupported_speed");
-    }
-    if (const auto sf = field<std::string>(j, "stream_format"); sf && *sf != "audio") {
-      throw bad_request("stream_format '" + *sf + "' is not supported (audio)", "unsupported_stream_format");
-    }
-    job.speech.generation.silent = true;
-    return job;
-  }
-
-  Job native_job(const httplib::Request& req) const {
-    const json j = parse_body(req);
-    static const std::set<std::string> known = {
-        "input", "voice", "voice_npz_base64", "seed", "text_temp", "waveform_temp", "fine_temp", "top_k", "top_p",
-        "min_eos_p", "max_gen_duration_s", "allow_early_stop", "use_kv_caching", "max_coarse_history",
-        "sliding_window_len", "split", "max_segment_chars", "voice_mode", "chain_reset_every", "silence_s",
-        "crossfade_s", "seamless", "response_format", "return_npz"};
-    for (const auto& [k, v] : j.items()) {
-      if (known.count(k) == 0) throw bad_request("unknown field '" + k + "'", "unknown_field");
-    }
-    Job job;
-    job.endpoint = "/v1/bark/speech";
-    job.text = checked_input(j, "input");
-    GenerationOptions& g = job.speech.generation;
-    g.silent = true;
-    if (auto v = field<std::string>(j, "voice")) g.voice = checked_voice(*v);
-    if (auto b64 = field<std::string>(j, "voice_npz_base64")) {
-      g.history_prompt = parse_history_prompt(decode_base64(*b64), "voice_npz_base64");
-      g.voice.clear();
-    }
-    if (auto v = field<uint64_t>(j, "seed")) g.seed = *v;
-    if (auto v = field<float>(j, "text_temp")) g.text_temp = *v;
-    if (auto v = field<float>(j, "waveform_temp")) g.waveform_temp = *v;
-    if (j.contains("fine_temp")) g.fine_temp = field<float>(j, "fine_temp");  // null: argmax
-    if (auto v = field<int>(j, "top_k")) g.top_k = *v;
-    if (auto v = field<float>(j, "top_p")) g.top_p = *v;
-    if (j.contains("min_eos_p")) g.min_eos_p = field<float>(j, "min_eos_p");
-    if (auto v = field<double>(j, "max_gen_duration_s")) g.max_gen_duration_s = *v;
-    if (auto v = field<bool>(j, "allow_early_stop")) g.allow_early_stop = *v;
-    if (auto v = field<bool>(j, "use_kv_caching")) g.use_kv_caching = *v;
-    if (auto v = field<int>(j, "max_coarse_history")) g.max_coarse_history = *v;
-    if (auto v = field<int>(j, "sliding_window_len")) g.sliding_window_len = *v;
-    SpeechOptions& s = job.speech;
-    if (auto v = field<bool>(j, "split")) s.split = *v;
-    if (auto v = field<int64_t>(j, "max_segment_chars")) {
-      if (*v < 1 || *v > 100000) throw bad_request("max_segment_chars must be in [1, 100000]");
-      s.max_segment_chars = static_cast<size_t>(*v);
-    }
-    if (auto v = field<std::string>(j, "voice_mode")) s.voice_mode = parse_voice_mode(*v);
-    if (auto v = field<int>(j, "chain_reset_every")) s.chain_reset_every = *v;
-    if (auto v = field<double>(j, "silence_s")) s.silence_s = *v;
-    if (auto v = field<double>(j, "crossfade_s")) s.crossfade_s = *v;
-    if (auto v = field<bool>(j, "seamless")) s.seamless = *v;
-    job.format = checked_format(field<std::string>(j, "response_format"), AudioFormat::Wav);
-    job.return_json = field<bool>(j, "return_npz").value_or(false);
-    return job;
-  }
-
-  static std::string decode_base64(const std::string& in) {
-    if (in.size() > (64u << 20)) throw bad_request("voice_npz_base64 is too large");
-    std::string out((in.size() / 4 + 1) * 3, '\0');
-    EVP_ENCODE_CTX* ctx = EVP_ENCODE_CTX_new();
-    EVP_DecodeInit(ctx);
-    int n1 = 0, n2 = 0;
-    const int rc = EVP_DecodeUpdate(ctx, reinterpret_cast<unsigned char*>(&out[0]), &n1,
-                                    reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-    const int rc2 = EVP_DecodeFinal(ctx, reinterpret_cast<unsigned char*>(&out[static_cast<size_t>(n1)]), &n2);
-    EVP_ENCODE_CTX_free(ctx);
-    if (rc < 0 || rc2 < 0) throw bad_request("voice_npz_base64 is not valid base64");
-    out.resize(static_cast<size_t>(n1 + n2));
-    return out;
-  }
-
-  static std::string encode_base64(const std::string& in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(&out[0]),
-                                  reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-    out.resize(static_cast<size_t>(n));
-    return out;
+  Job parse(const httplib::Request& req, bool openai) const {
+    const RequestLimits limits{o_.max_input_chars};
+    const VoiceResolver voices = [this](const std::string& v) { return checked_voice(v); };
+    return openai ? parse_openai_request(req.body, limits, voices) : parse_native_request(req.body, limits, voices);
   }
 
   // Admission: at most workers generating and queue waiting; beyond that, 503 at once.
