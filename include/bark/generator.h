@@ -29,9 +29,10 @@ class BARK_API Generator {
  public:
   explicit Generator(uint64_t seed);
   // Copies share the state (there are no moves: a moved-from Generator would have none).
-  ~Generator();
-  Generator(const Generator&);
-  Generator& operator=(const Generator&);
+  // (shared_ptr erases its deleter: these need no definition of GeneratorImpl)
+  ~Generator() = default;
+  Generator(const Generator&) = default;
+  Generator& operator=(const Generator&) = default;
 
   // The seed it was created (or last re-seeded) with.
   uint64_t seed() const;

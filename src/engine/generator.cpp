@@ -44,9 +44,6 @@ void GeneratorImpl::save_device_state(const at::Generator& device_default) {
 }
 
 Generator::Generator(uint64_t seed) : impl_(std::make_shared<GeneratorImpl>(seed)) {}
-Generator::~Generator() = default;
-Generator::Generator(const Generator&) = default;
-Generator& Generator::operator=(const Generator&) = default;
 
 uint64_t Generator::seed() const { return impl_->seed(); }
 void Generator::manual_seed(uint64_t seed) { impl_->manual_seed(seed); }

@@ -175,6 +175,8 @@ def openai_errors(srv):
     error_of(post(srv, "/v1/audio/speech", {**base, "input": "x" * 5000}), 400, "input_too_long")
     error_of(httpx.post(srv.url + "/v1/audio/speech", content=b"{not json", timeout=30), 400)
     error_of(httpx.post(srv.url + "/v1/audio/speech", content=b"[1, 2]", timeout=30), 400)
+    # a number beyond double (found by the fuzzer: nlohmann throws out_of_range, not parse_error)
+    error_of(httpx.post(srv.url + "/v1/audio/speech", content=b'{"model": "tts-1", "speed": 1e999}', timeout=30), 400)
     error_of(httpx.post(srv.url + "/v1/audio/speech", content=b"x" * (17 << 20), timeout=30), 413)
 
 

@@ -53,7 +53,7 @@ json parse_body(const std::string& body) {
     json j = json::parse(body);
     if (!j.is_object()) throw bad_request("the request body must be a JSON object");
     return j;
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     throw bad_request(std::string("the request body is not valid JSON: ") + e.what());
   }
 }
