@@ -92,25 +92,7 @@ TEST_CASE("stage-isolated coarse and fine sampling match upstream", "[parity][pi
   }
 }
 
-TEST_CASE("generate_audio with seed 0 reproduces every upstream pipeline fixture", "[parity][pipeline]") {
-  bark::Pipeline pipe(fixture_options());
-  const auto files = fixture_files("pipeline");
-  REQUIRE(files.size() >= 4);
-  for (const auto& file : files) {
-    SECTION(file.filename().string()) {
-      const std::string stem = file.stem().string();
-      const bark_test::Npz g(file.string());
-      bark::GenerationOptions o;
-      o.seed = 0;
-      o.silent = true;
-      o.voice = prompt_of(stem);
-      const auto r = pipe.generate_audio_full(text_of(stem.substr(0, 2)), o);
-      check_fixture(stem, g, r.full, r.audio);
-    }
-  }
-}
-
-TEST_CASE("generate_speech: a text of one segment is generate_audio, token for token with upstream",
+TEST_CASE("generate_audio, and generate_speech for a one-segment text, reproduce every upstream pipeline fixture",
           "[parity][pipeline][longform]") {
   const bark::Pipeline pipe(fixture_options());
   const auto files = fixture_files("pipeline");
@@ -119,15 +101,20 @@ TEST_CASE("generate_speech: a text of one segment is generate_audio, token for t
     SECTION(file.filename().string()) {
       const std::string stem = file.stem().string();
       const bark_test::Npz g(file.string());
-      bark::SpeechOptions o;  // defaults: split into segments, voice mode auto
-      o.generation.seed = 0;
-      o.generation.silent = true;
-      o.generation.voice = prompt_of(stem);
       const std::string text = text_of(stem.substr(0, 2));
+      bark::GenerationOptions o;
+      o.seed = 0;
+      o.silent = true;
+      o.voice = prompt_of(stem);
+      const auto r = pipe.generate_audio_full(text, o);
+      check_fixture(stem, g, r.full, r.audio);
+      // long-form: a text of one segment goes through generate_audio unchanged
+      bark::SpeechOptions so;  // defaults: split into segments, voice mode auto
+      so.generation = o;
       REQUIRE(pipe.split_text(text).size() == 1);
-      const auto r = pipe.generate_speech(text, o);
-      REQUIRE(r.segments.size() == 1);
-      check_fixture(stem, g, r.segments[0].tokens, r.audio);
+      const auto speech = pipe.generate_speech(text, so);
+      REQUIRE(speech.segments.size() == 1);
+      check_fixture(stem, g, speech.segments[0].tokens, speech.audio);
     }
   }
 }
