@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <iostream>
@@ -69,6 +70,7 @@ struct Options {
   double request_timeout_s = 600;
   double drain_timeout_s = 30;
   std::string voice_map_file;
+  bool quiet = false;  // no access log
 };
 
 // OpenAI's six voices -> Bark presets (docs/SERVER.md; --voice-map FILE overrides or adds).
@@ -529,6 +531,16 @@ int serve(Options o) {
     }
   });
   service.routes(svr);
+  if (!o.quiet) {
+    // One access-log line per request on stderr, when its answer is complete (streams included).
+    svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      const std::time_t now = std::time(nullptr);
+      char ts[32];
+      std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+      std::fprintf(stderr, "%s %s %s %s %d\n", ts, req.remote_addr.c_str(), req.method.c_str(), req.path.c_str(),
+                   res.status);
+    });
+  }
   if (!svr.bind_to_port(o.host.c_str(), o.port)) {
     throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not allowed)");
   }
@@ -594,6 +606,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
   app.add_option("--drain-timeout", o.drain_timeout_s, "On SIGTERM: seconds to let requests in flight finish")
       ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
+  app.add_flag("--quiet", o.quiet, "No access log (one line per request on stderr)");
   app.add_option("--voice-map", o.voice_map_file, "JSON {name: preset} added to / replacing the OpenAI voice aliases");
   try {
     app.parse(argc, argv);
