@@ -533,3 +533,23 @@ TEST_CASE("bark-cli interrupted mid-text writes nothing and exits 130", "[cli][l
   CHECK_FALSE(fs::exists(root / "o.wav"));
   for (const auto& e : fs::directory_iterator(root)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
 }
+
+TEST_CASE("bark-cli -v shows the library's debug lines; --save-prompt needs .npz before any work", "[cli]") {
+  const auto root = bark_test::unique_temp_dir("cli_verbose");
+  const auto dir = make_model_dir(root);
+  const auto env = bark_test::clean_env(root / "home");
+  // the library's logger is the one bark-cli configures (no second copy in the executable)
+  auto v = run_cli({"Hi.", "--small", "--threads", "1", "--model-dir", dir.string(), "--seed", "0", "--max-duration",
+                    "0.5", "-v", "-o", (root / "v.wav").string()},
+                   env);
+  INFO(v.err);
+  REQUIRE(v.exit_code == 0);
+  CHECK_THAT(v.err, Contains("[debug] device: models on cpu"));
+  CHECK_THAT(v.err, Contains("[info] semantic:"));
+  auto bad = run_cli({"Hi.", "--small", "--model-dir", dir.string(), "--save-prompt", (root / "p.txt").string(), "-o",
+                      (root / "o.wav").string()},
+                     env);
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Contains("must end with .npz"));
+  CHECK_FALSE(fs::exists(root / "o.wav"));  // refused before generating
+}

@@ -184,7 +184,13 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("-o -: stdout is a terminal; pipe it (| aplay, | ffmpeg -i - out.mp3) or redirect it");
     }
     if (!to_stdout) check_writable(output);
-    if (!save_prompt.empty()) check_writable(save_prompt);
+    if (!save_prompt.empty()) {
+      check_writable(save_prompt);
+      const std::string npz = ".npz";
+      if (save_prompt.size() < npz.size() || save_prompt.compare(save_prompt.size() - npz.size(), npz.size(), npz) != 0) {
+        throw std::invalid_argument("--save-prompt: the path must end with .npz, got '" + save_prompt + "'");
+      }
+    }
     if (app.count("--seed") > 0) gen.seed = seed;
     gen.silent = silent;
     const bark::WavFormat wav_format = format == "f32" ? bark::WavFormat::Float32 : bark::WavFormat::Pcm16;

@@ -181,6 +181,32 @@ def openai_errors(srv):
 
 
 @check
+def hardening(srv):
+    # a chunked body has no length to check against --max-body-bytes: refused before it is read
+    def gen():
+        for _ in range(64):
+            yield b"x" * 65536
+    error_of(httpx.post(srv.url + "/v1/audio/speech", content=gen(), timeout=30), 411, "length_required")
+    # seeds are unsigned 64-bit integers, nothing else
+    for seed in [-1, 1.5, 2 ** 64, "7"]:
+        error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "seed": seed}), 400)
+    # OpenAI's newer voices are aliases too
+    body = {"model": "gpt-4o-mini-tts", "voice": "coral", "input": "Hi.", "response_format": "wav"}
+    assert post(srv, "/v1/audio/speech", body).status_code == 200
+    # a second server on the same port fails instead of sharing it
+    r = subprocess.run([ARGS.server, "--model-dir", ARGS.models, "--small", "--port", str(srv.port)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "cannot listen" in r.stderr, (r.returncode, r.stderr)
+    # models or aliases that cannot load: exit 1, not a clean stop
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "map.json"), "w") as f:
+            json.dump({"alloy": "v2/xx_speaker_0"}, f)
+        r = subprocess.run([ARGS.server, "--model-dir", ARGS.models, "--small", "--port", str(free_port()),
+                            "--voice-map", os.path.join(d, "map.json")], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and "voice alias 'alloy'" in r.stderr, (r.returncode, r.stderr)
+
+
+@check
 def native_endpoint(srv):
     body = {"input": STORY, "voice": "v2/en_speaker_3", "seed": 7, "max_segment_chars": 45, "silence_s": 0.1,
             "max_gen_duration_s": 0.6, "response_format": "wav"}

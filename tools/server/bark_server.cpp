@@ -75,8 +75,11 @@ struct Options {
 
 // OpenAI's six voices -> Bark presets (docs/SERVER.md; --voice-map FILE overrides or adds).
 std::map<std::string, std::string> default_voice_map() {
-  return {{"alloy", "v2/en_speaker_6"}, {"echo", "v2/en_speaker_1"}, {"fable", "v2/en_speaker_2"},
-          {"onyx", "v2/en_speaker_3"},  {"nova", "v2/en_speaker_9"}, {"shimmer", "v2/en_speaker_4"}};
+  return {{"alloy", "v2/en_speaker_6"}, {"echo", "v2/en_speaker_1"},  {"fable", "v2/en_speaker_2"},
+          {"onyx", "v2/en_speaker_3"},  {"nova", "v2/en_speaker_9"},  {"shimmer", "v2/en_speaker_4"},
+          // the voices OpenAI added later (gpt-4o-mini-tts)
+          {"ash", "v2/en_speaker_0"},   {"ballad", "v2/en_speaker_7"}, {"coral", "v2/en_speaker_5"},
+          {"sage", "v2/en_speaker_8"},  {"verse", "announcer"}};
 }
 
 // ---- errors in OpenAI's shape ------------------------------------------------------------------
@@ -173,6 +176,13 @@ class Service {
 
   void preload() {
     pipeline_.preload();
+    for (const auto& [alias, preset] : voice_map_) {
+      try {
+        pipeline_.load_voice(preset);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("voice alias '" + alias + "' -> '" + preset + "': " + e.what());
+      }
+    }
     ready_ = true;
   }
   bool ready() const { return ready_ && !draining_; }
@@ -261,8 +271,9 @@ class Service {
     }
     try {
       pipeline_.load_voice(preset);
-    } catch (const std::exception& e) {
-      throw bad_request("unknown voice '" + voice + "': " + e.what(), "invalid_voice");
+    } catch (const std::exception&) {
+      throw bad_request("unknown voice '" + voice + "': use a Bark preset (GET /v1/voices) or one of the aliases there",
+                        "invalid_voice");
     }
     return preset;
   }
@@ -516,6 +527,22 @@ int serve(Options o) {
   const int http_threads = o.workers + o.queue + 8;
   svr.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<size_t>(http_threads)); };
   svr.set_payload_max_length(o.max_body_bytes);
+  // cpp-httplib's default socket options add SO_REUSEPORT, with which a second bark-server on the
+  // same port starts and silently takes half of the connections: SO_REUSEADDR only.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  // Bodies of unknown length (chunked) are not bounded by the payload limit in this cpp-httplib:
+  // refuse them before they are read.
+  svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.has_header("Transfer-Encoding")) {
+      send_error(res, 411, "invalid_request_error", "length_required",
+                 "send the request body with a Content-Length (chunked request bodies are not accepted)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   svr.set_read_timeout(30, 0);
   // Clients (httpx, the openai client) keep connections open between requests: a short idle
   // timeout races with their next request on the same connection.
@@ -547,17 +574,26 @@ int serve(Options o) {
   std::thread http([&] { svr.listen_after_bind(); });
   std::fprintf(stderr, "bark-server: listening on http://%s:%d (%d workers, queue %d); loading models...\n",
                o.host.c_str(), o.port, o.workers, o.queue);
+  std::atomic<bool> load_failed{false};
   std::thread loader([&] {
     try {
       service.preload();
       std::fprintf(stderr, "bark-server: ready\n");
     } catch (const std::exception& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
+      load_failed = true;
       ::kill(::getpid(), SIGTERM);
     }
   });
   int sig = 0;
   sigwait(&signals, &sig);
+  if (load_failed) {
+    svr.stop();
+    loader.join();
+    http.detach();
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
   std::fprintf(stderr, "bark-server: %s: draining (%d in flight, up to %.0f s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                service.in_flight(), o.drain_timeout_s);
   service.start_drain();

@@ -136,7 +136,10 @@ Job native_job(const std::string& body, const RequestLimits& limits, const Voice
     g.history_prompt = parse_history_prompt(decode_base64_impl(*b64), "voice_npz_base64");
     g.voice.clear();
   }
-  if (auto v = field<uint64_t>(j, "seed")) g.seed = *v;
+  if (j.contains("seed") && !j["seed"].is_null()) {
+    if (!j["seed"].is_number_unsigned()) throw bad_request("'seed' must be an integer in [0, 2^64)", "invalid_seed");
+    g.seed = j["seed"].get<uint64_t>();
+  }
   if (auto v = field<float>(j, "text_temp")) g.text_temp = *v;
   if (auto v = field<float>(j, "waveform_temp")) g.waveform_temp = *v;
   if (j.contains("fine_temp")) g.fine_temp = field<float>(j, "fine_temp");  // null: argmax
