@@ -1,12 +1,17 @@
 // Tests of read_wav / write_wav (src/io/wav.cpp).
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bark/wav.h"
@@ -317,4 +322,46 @@ TEST_CASE("wav: corrupt or unsupported files throw runtime_error naming the file
   expect_error(b, "fmt chunk too short");
   REQUIRE_THROWS_WITH(bark::read_wav((dir / "missing.wav").string()), Contains("cannot open"));
   REQUIRE_THROWS_WITH(bark::read_wav(dir.string()), Contains("not a regular file"));
+}
+
+TEST_CASE("output files: symlinks followed, devices and FIFOs written in place, modes kept", "[unit][wav]") {
+  namespace fs = std::filesystem;
+  const auto dir = bark_test::temp_dir("output_files");
+  bark::Audio a;
+  a.samples = {0.0f, 0.5f, -0.5f, 0.25f};
+  // a symlink: the file it points to is replaced, the link stays a link
+  const auto target = dir / "real.wav";
+  const auto link = dir / "link.wav";
+  bark::write_wav(target.string(), a);
+  fs::create_symlink("real.wav", link);
+  a.samples.push_back(1.0f);
+  bark::write_wav(link.string(), a);
+  CHECK(fs::is_symlink(link));
+  CHECK(bark::read_wav(target.string()).samples.size() == 5);
+  // an existing file keeps its mode
+  fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  bark::write_wav(target.string(), a);
+  CHECK((fs::status(target).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+  // character devices are written, never replaced; errors are reported
+  bark::write_wav("/dev/null", a);
+  CHECK(fs::is_character_file("/dev/null"));
+  if (fs::exists("/dev/full")) {
+    CHECK_THROWS_WITH(bark::write_wav("/dev/full", a), Catch::Matchers::Contains("No space left on device"));
+    CHECK(fs::is_character_file("/dev/full"));
+  }
+  // a FIFO is written in place for its reader
+  const auto fifo = dir / "pipe.wav";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::string got;
+  std::thread reader([&] {
+    std::ifstream in(fifo, std::ios::binary);
+    got.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  });
+  bark::write_wav(fifo.string(), a);
+  reader.join();
+  CHECK(fs::is_fifo(fifo));
+  CHECK(got.size() == 44 + 2 * a.samples.size());
+  // no temporary files left anywhere
+  for (const auto& e : fs::directory_iterator(dir)) CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
 }

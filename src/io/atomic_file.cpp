@@ -42,23 +42,48 @@ mode_t current_umask() {
 
 }  // namespace
 
-AtomicFile::AtomicFile(const std::string& path) : path_(path) {
+AtomicFile::AtomicFile(const std::string& path) : path_(path), target_(path) {
   if (path.empty() || path.back() == '/') {
     throw std::runtime_error("cannot write '" + path + "': not a file name");
   }
-  std::string tmpl = parent_dir(path) + "/." + base_name(path) + ".tmp-XXXXXX";
+  // A symlink is followed (to the end of a chain): the file it names is the one replaced.
+  struct stat st {};
+  for (int hops = 0; ::lstat(target_.c_str(), &st) == 0 && S_ISLNK(st.st_mode); ++hops) {
+    if (hops == 40) throw std::runtime_error("cannot write '" + path + "': too many levels of symbolic links");
+    std::string link(4096, '\0');
+    const ssize_t n = ::readlink(target_.c_str(), link.data(), link.size() - 1);
+    if (n < 0) throw std::runtime_error("cannot write '" + path + "': " + errno_text(errno));
+    link.resize(static_cast<size_t>(n));
+    target_ = link.front() == '/' ? link : parent_dir(target_) + "/" + link;
+  }
+  if (::stat(target_.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw std::runtime_error("cannot write '" + path + "': it is a directory");
+    if (!S_ISREG(st.st_mode)) {
+      // a device, a FIFO, a socket: written in place, as sox and ffmpeg do
+      fd_ = ::open(target_.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd_ < 0) throw std::runtime_error("cannot write '" + path + "': " + errno_text(errno));
+      direct_ = true;
+      temp_path_ = target_;
+      return;
+    }
+    if (::access(target_.c_str(), W_OK) != 0) {
+      throw std::runtime_error("cannot write '" + path + "': " + errno_text(errno));
+    }
+    mode_ = static_cast<int>(st.st_mode & 07777);
+  }
+  std::string tmpl = parent_dir(target_) + "/." + base_name(target_) + ".tmp-XXXXXX";
   fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd_ < 0) {
     const int err = errno;
     throw std::runtime_error("cannot write '" + path + "': cannot create a temporary file in '" +
-                             parent_dir(path) + "' (" + errno_text(err) + ")");
+                             parent_dir(target_) + "' (" + errno_text(err) + ")");
   }
   temp_path_ = tmpl;
 }
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+  if (!committed_ && !direct_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
 
 void AtomicFile::write(const void* data, size_t n) {
@@ -82,19 +107,27 @@ void AtomicFile::commit() {
   auto fail = [&](const std::string& step, int err) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
-    ::unlink(temp_path_.c_str());
+    if (!direct_) ::unlink(temp_path_.c_str());
     throw std::runtime_error("cannot write '" + path_ + "': " + step + " failed (" + errno_text(err) + ")");
   };
-  // mkstemp creates mode 0600; give the file the mode an ordinary open() would.
-  if (::fchmod(fd_, 0666 & ~current_umask()) != 0) fail("chmod", errno);
+  if (direct_) {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) fail("close", errno);
+    committed_ = true;
+    return;
+  }
+  // mkstemp creates mode 0600: an existing file keeps its mode, a new one gets what open() would give.
+  const mode_t mode = mode_ >= 0 ? static_cast<mode_t>(mode_) : (0666 & ~current_umask());
+  if (::fchmod(fd_, mode) != 0) fail("chmod", errno);
   if (::fsync(fd_) != 0) fail("fsync", errno);
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("close", errno);
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("rename to the final name", errno);
+  if (::rename(temp_path_.c_str(), target_.c_str()) != 0) fail("rename to the final name", errno);
   committed_ = true;
   // Make the rename itself durable. Best effort: some file systems refuse fsync on directories.
-  const int dir = ::open(parent_dir(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dir = ::open(parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     (void)::fsync(dir);
     ::close(dir);

@@ -1,6 +1,10 @@
-// Private: atomic file replacement. Data goes to a unique temporary file in the destination's
-// directory, which is fsync'ed and renamed over the destination on commit(), so readers see
-// either the old file or the complete new one, never a truncated file.
+// Private: writing output files as sox and ffmpeg do, without ever replacing what is not ours.
+// A regular file (new or existing) is replaced atomically: data goes to a unique temporary file
+// in the destination's directory, which is fsync'ed and renamed over it on commit(), so readers
+// see either the old file or the complete new one; an existing file keeps its permission bits.
+// A symlink is followed: the file it points to is replaced (the link stays). Anything else that
+// exists (a character device such as /dev/null, a FIFO, a socket) is written directly, and
+// errors such as "No space left on device" (/dev/full) are reported.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +16,9 @@ namespace bark::io {
 
 class AtomicFile {
  public:
-  // Creates "<dir>/.<name>.tmp-XXXXXX" next to `path`. Throws std::runtime_error.
+  // Creates "<dir>/.<name>.tmp-XXXXXX" next to `path` (or its symlink's target), or opens a
+  // device or FIFO at `path` for writing. Throws std::runtime_error, e.g. for an existing file
+  // the user may not write.
   explicit AtomicFile(const std::string& path);
   // Removes the temporary file unless commit() succeeded.
   ~AtomicFile();
@@ -20,7 +26,8 @@ class AtomicFile {
   AtomicFile& operator=(const AtomicFile&) = delete;
 
   const std::string& path() const { return path_; }
-  // The temporary file; may also be (re)opened by name, e.g. by ZipWriter.
+  // The temporary file (the device itself when written directly); may also be (re)opened by
+  // name, e.g. by ZipWriter.
   const std::string& temp_path() const { return temp_path_; }
 
   // Appends to the temporary file through its own descriptor. Throws std::runtime_error.
@@ -28,12 +35,15 @@ class AtomicFile {
 
   // fsyncs the temporary file, gives it the usual 0666 & ~umask mode, renames it over
   // path() and fsyncs the directory. Throws std::runtime_error (the temporary is removed).
-  // If path() is a symlink, the link itself is replaced.
+  // Written directly (a device, a FIFO): closes it and reports any error.
   void commit();
 
  private:
   std::string path_;
+  std::string target_;  // where the data goes: path_, or the file its symlink points to
   std::string temp_path_;
+  bool direct_ = false;  // not a regular file: written in place
+  int mode_ = -1;        // permission bits of the file replaced, or -1 (a new file)
   int fd_ = -1;
   bool committed_ = false;
 };
