@@ -21,7 +21,7 @@
 BARK_PASSIVE_OPENMP()
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cerr << "usage: concurrent_bark MODEL_DIR [--small] [THREADS]\n";
     return 2;
   }

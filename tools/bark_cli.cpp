@@ -184,6 +184,12 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("-o -: stdout is a terminal; pipe it (| aplay, | ffmpeg -i - out.mp3) or redirect it");
     }
     if (!to_stdout) check_writable(output);
+    if (!to_stdout && !text_file.empty() && text_file != "-") {
+      std::error_code ec;
+      if (std::filesystem::equivalent(text_file, output, ec)) {
+        throw std::invalid_argument("-o '" + output + "' is the text file itself; choose another output");
+      }
+    }
     if (!save_prompt.empty()) {
       check_writable(save_prompt);
       const std::string npz = ".npz";
@@ -233,7 +239,7 @@ int main(int argc, char** argv) {
     } catch (const bark::Cancelled&) {
       if (!g_interrupted) throw;
       bar.reset();
-      print_error("interrupted; nothing was written");
+      print_error(to_stdout ? "interrupted; the WAV stream on stdout is incomplete" : "interrupted; nothing was written");
       return 130;
     }
     bar.reset();

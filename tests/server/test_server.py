@@ -324,7 +324,10 @@ def api_key(srv):
             body = {"model": "tts-1", "voice": "alloy", "input": "Hi.", "response_format": "wav"}
             error_of(post(s, "/v1/audio/speech", body), 401, "invalid_api_key")
             error_of(post(s, "/v1/audio/speech", body, headers={"Authorization": "Bearer wrong"}), 401)
+            r = post(s, "/v1/audio/speech", body)
+            assert r.headers.get("www-authenticate") == "Bearer", r.headers
             assert post(s, "/v1/audio/speech", body, headers={"Authorization": "Bearer s3cret-key"}).status_code == 200
+            assert post(s, "/v1/audio/speech", body, headers={"Authorization": "bearer s3cret-key"}).status_code == 200
             client = openai.OpenAI(base_url=s.url + "/v1", api_key="s3cret-key")
             assert len(client.audio.speech.create(model="tts-1", voice="alloy", input="Hi.", response_format="wav").content) > 44
             assert httpx.get(s.url + "/healthz").status_code == 200  # probes need no key

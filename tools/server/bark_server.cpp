@@ -238,6 +238,7 @@ class Service {
       f();
     } catch (const HttpError& e) {
       send_error(res, e.status, e.type, e.code, e.what());
+      if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
     } catch (const std::invalid_argument& e) {
       send_error(res, 400, "invalid_request_error", "invalid_request", e.what());
     } catch (const std::exception& e) {
@@ -249,8 +250,10 @@ class Service {
   void authenticate(const httplib::Request& req) const {
     if (api_key_.empty()) return;
     const std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    const std::string given = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : std::string();
+    // the scheme is case-insensitive (RFC 9110 11.1)
+    std::string scheme = auth.substr(0, std::min<size_t>(7, auth.size()));
+    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string given = scheme == "bearer " ? auth.substr(7) : std::string();
     // Constant time whatever the lengths: compare SHA-256 digests with CRYPTO_memcmp.
     unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
     unsigned int na = 0, nb = 0;
