@@ -130,7 +130,7 @@ std::string last_line(const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("download fetches, verifies and places every file; a second run fetches nothing", "[cli]") {
+TEST_CASE("download fetches, verifies and places every file, a second run fetches nothing", "[cli]") {
   auto m = make_mirror("dl_all");
   TestServer server(m.www);
   auto r = run_cli(download_args(m, server, {"--small"}), bark_test::clean_env(m.home));

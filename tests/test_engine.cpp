@@ -127,7 +127,7 @@ TEST_CASE("4 threads x 3 rounds on one Pipeline give exactly the sequential resu
   CHECK(expected[0].full.semantic_prompt != expected[4].full.semantic_prompt);
 }
 
-TEST_CASE("a shared bark::Generator advances across calls; seed gives a fresh one per call", "[unit][engine]") {
+TEST_CASE("a shared bark::Generator advances across calls, seed gives a fresh one per call", "[unit][engine]") {
   const bark::Pipeline pipe(fixture_options());
   auto o = quiet(7);
   const auto a = pipe.text_to_semantic("Hello there.", o);
@@ -238,7 +238,7 @@ TEST_CASE("cancellation stops within one step, throws bark::Cancelled, the Pipel
   CHECK_THROWS_AS(pipe.text_to_semantic("Hi.", o), std::runtime_error);
 }
 
-TEST_CASE("with a log handler the library writes nothing to stderr; silent drops info", "[unit][engine]") {
+TEST_CASE("with a log handler the library writes nothing to stderr, silent drops info", "[unit][engine]") {
   RestoreLogging restore;
   std::mutex mu;
   std::vector<std::pair<bark::LogLevel, std::string>> messages;

@@ -74,7 +74,7 @@ TEST_CASE("fp16 matrix-vector product: fp32 arithmetic on the widened weights", 
   CHECK_THROWS(bark::models::half_matvec(at::zeros({4, 8}, at::kHalf), at::zeros({7}), at::Tensor()));  // shape
 }
 
-TEST_CASE("fp16 text GPT computes the fp16-rounded model; drift from exact mode is small", "[unit][fast]") {
+TEST_CASE("fp16 text GPT computes the fp16-rounded model, drift from exact mode is small", "[unit][fast]") {
   at::NoGradGuard no_grad;
   auto exact = load_fixture_gpt("text.pt");
   auto rounded = load_fixture_gpt("text.pt");
@@ -103,7 +103,7 @@ TEST_CASE("fp16 text GPT computes the fp16-rounded model; drift from exact mode 
   CHECK(to_exact <= 0.05);    // fixture logits are O(1)
 }
 
-TEST_CASE("Pipeline with precision fp16 generates valid audio; tokens as close to exact mode as measured",
+TEST_CASE("Pipeline with precision fp16 generates valid audio, tokens as close to exact mode as measured",
           "[unit][pipeline][fast]") {
   bark::PipelineOptions o;
   o.model_dir = bark_test::fixture_model_dir();

@@ -92,7 +92,7 @@ TEST_CASE("voice modes: the history each segment received", "[unit][longform]") 
   }
 }
 
-TEST_CASE("per-segment seeds: any segment regenerates alone; a long text is reproducible", "[unit][longform]") {
+TEST_CASE("per-segment seeds: any segment regenerates alone, a long text is reproducible", "[unit][longform]") {
   auto o = five_options(20);
   o.generation.voice = "v2/en_speaker_3";
   const auto r = pipe().generate_speech(kFive, o);
@@ -172,7 +172,7 @@ TEST_CASE("streaming: chunks arrive per segment and concatenate to exactly the a
   }
 }
 
-TEST_CASE("cancel from the audio or progress callback; progress carries the segment", "[unit][longform]") {
+TEST_CASE("cancel from the audio or progress callback, progress carries the segment", "[unit][longform]") {
   auto o = five_options(40);
   int chunks = 0;
   o.on_audio = [&](const bark::AudioChunk&) { return ++chunks < 2; };

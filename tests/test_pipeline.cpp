@@ -91,7 +91,7 @@ TEST_CASE("in-memory history prompts are validated like upstream's asserts", "[u
   CHECK_THROWS_AS(pipe.generate_audio("hi", o), std::invalid_argument);
 }
 
-TEST_CASE("the same seed gives the same audio; the tokenizer needs no model", "[unit][pipeline]") {
+TEST_CASE("the same seed gives the same audio, the tokenizer needs no model", "[unit][pipeline]") {
   bark::Pipeline pipe(fixture_options());
   auto o = quiet(42);
   o.max_gen_duration_s = 0.5;

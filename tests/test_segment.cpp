@@ -98,7 +98,7 @@ TEST_CASE("segments: long sentences split at clauses, then between words, never 
         Strings{"One two three four five", "[clears throat] six seven."});
 }
 
-TEST_CASE("segments: budgets hold for a long multilingual text; nothing lost", "[unit][segment]") {
+TEST_CASE("segments: budgets hold for a long multilingual text, nothing lost", "[unit][segment]") {
   std::string text;
   const Strings parts = {"The clockmaker opened his shop at seven, swept the floor, and wound the great tower clock by "
                          "hand, as he had done every morning for fifty years. [sighs] ",

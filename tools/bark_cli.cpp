@@ -2,6 +2,7 @@
 // Thin by design: options fill PipelineOptions / GenerationOptions; all model logic is in libbark.
 // Exit codes: 0 ok, 2 usage or invalid input (std::invalid_argument), 1 anything else.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -68,6 +69,26 @@ void check_writable(const std::string& path) {
   if (!fs::is_directory(dir, ec) || ::access(dir.c_str(), W_OK) != 0) {
     throw std::runtime_error("cannot write '" + path + "': directory '" + dir.string() + "' is missing or not writable");
   }
+}
+
+// `-o - > file.wav`: stdout is a regular file after all, so the streaming header's unknown sizes
+// (0xFFFFFFFF) are replaced by the real ones, as a WAV written to a file has them.
+void fix_stream_header(bark::WavFormat format, uint64_t data_bytes) {
+  std::fflush(stdout);
+  struct stat st {};
+  if (::fstat(STDOUT_FILENO, &st) != 0 || !S_ISREG(st.st_mode) || data_bytes > 0xFFFFFFFFull - 64) return;
+  const bool pcm = format == bark::WavFormat::Pcm16;
+  const uint32_t header = pcm ? 44 : 58;  // include/bark/wav.h: RIFF + fmt (+ fact) + data
+  if (static_cast<uint64_t>(st.st_size) != header + data_bytes) return;  // not only our stream
+  const auto put = [](off_t offset, uint32_t v) {
+    const unsigned char b[4] = {static_cast<unsigned char>(v), static_cast<unsigned char>(v >> 8),
+                                static_cast<unsigned char>(v >> 16), static_cast<unsigned char>(v >> 24)};
+    return ::pwrite(STDOUT_FILENO, b, 4, offset) == 4;
+  };
+  const auto data = static_cast<uint32_t>(data_bytes);
+  put(4, header - 8 + data);
+  if (!pcm) put(46, data / 4);  // fact: sample frames
+  put(pcm ? 40 : 54, data);
 }
 
 // Temperatures: finite and > 0 (upstream divides the logits by them).
@@ -216,6 +237,7 @@ int main(int argc, char** argv) {
     speech.generation = gen;
     speech.split = split == "sentences";
     speech.voice_mode = bark::parse_voice_mode(voice_mode);
+    uint64_t streamed_bytes = 0;  // data bytes sent to stdout
     if (to_stdout) {
       const std::string header = bark::wav_stream_header(24000, wav_format);
       if (std::fwrite(header.data(), 1, header.size(), stdout) != header.size()) {
@@ -223,6 +245,7 @@ int main(int argc, char** argv) {
       }
       speech.on_audio = [&](const bark::AudioChunk& chunk) {
         const std::string bytes = bark::wav_encode_samples(chunk.samples, wav_format);
+        streamed_bytes += bytes.size();
         if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0) {
           throw std::runtime_error("writing audio to stdout failed (the reader closed the pipe?)");
         }
@@ -249,6 +272,7 @@ int main(int argc, char** argv) {
                    result.text_dropped_percent);
     }
     if (!to_stdout) bark::write_wav(output, result.audio, wav_format);
+    else fix_stream_header(wav_format, streamed_bytes);
     if (!save_prompt.empty()) bark::save_as_prompt(save_prompt, result.final_history);
     if (!silent) {
       std::fprintf(stderr, "saved %s (%.2f s of audio%s)\n", to_stdout ? "to stdout" : output.c_str(),
