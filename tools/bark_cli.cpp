@@ -76,19 +76,16 @@ void check_writable(const std::string& path) {
 void fix_stream_header(bark::WavFormat format, uint64_t data_bytes) {
   std::fflush(stdout);
   struct stat st {};
-  if (::fstat(STDOUT_FILENO, &st) != 0 || !S_ISREG(st.st_mode) || data_bytes > 0xFFFFFFFFull - 64) return;
-  const bool pcm = format == bark::WavFormat::Pcm16;
-  const uint32_t header = pcm ? 44 : 58;  // include/bark/wav.h: RIFF + fmt (+ fact) + data
-  if (static_cast<uint64_t>(st.st_size) != header + data_bytes) return;  // not only our stream
-  const auto put = [](off_t offset, uint32_t v) {
-    const unsigned char b[4] = {static_cast<unsigned char>(v), static_cast<unsigned char>(v >> 8),
-                                static_cast<unsigned char>(v >> 16), static_cast<unsigned char>(v >> 24)};
-    return ::pwrite(STDOUT_FILENO, b, 4, offset) == 4;
-  };
-  const auto data = static_cast<uint32_t>(data_bytes);
-  put(4, header - 8 + data);
-  if (!pcm) put(46, data / 4);  // fact: sample frames
-  put(pcm ? 40 : 54, data);
+  if (::fstat(STDOUT_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  const uint64_t bytes_per_sample = format == bark::WavFormat::Pcm16 ? 2 : 4;
+  std::string header;
+  try {
+    header = bark::wav_header(24000, format, data_bytes / bytes_per_sample);
+  } catch (const std::invalid_argument&) {
+    return;  // beyond a RIFF file's 4 GiB: the streaming sizes stay
+  }
+  if (static_cast<uint64_t>(st.st_size) != header.size() + data_bytes) return;  // not only our stream
+  if (::pwrite(STDOUT_FILENO, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) return;
 }
 
 // Temperatures: finite and > 0 (upstream divides the logits by them).

@@ -3,6 +3,7 @@
 
 #include "bark/export.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ BARK_API void write_wav(const std::string& path, const Audio& audio, WavFormat f
 // (RIFF and data sizes 0xFFFFFFFF, which sox, ffmpeg and aplay read up to the end of the stream),
 // then the samples of each chunk as they come. A stream is the header followed by the chunks.
 BARK_API std::string wav_stream_header(int sample_rate, WavFormat format = WavFormat::Pcm16);
+// The header of a complete WAV of `n_samples` samples (what write_wav writes before the data):
+// written over a finished stream's header when the stream went to a seekable file.
+BARK_API std::string wav_header(int sample_rate, WavFormat format, uint64_t n_samples);
 BARK_API std::string wav_encode_samples(const std::vector<float>& samples, WavFormat format = WavFormat::Pcm16);
 
 BARK_API Audio read_wav(const std::string& path);

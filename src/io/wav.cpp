@@ -138,6 +138,16 @@ std::string wav_stream_header(int sample_rate, WavFormat format) {
   return std::string(h.begin(), h.end());
 }
 
+std::string wav_header(int sample_rate, WavFormat format, uint64_t n_samples) {
+  const uint64_t bytes_per_sample = format == WavFormat::Pcm16 ? 2 : 4;
+  if (sample_rate <= 0) throw std::invalid_argument("wav_header: sample rate must be positive");
+  if (n_samples > (std::numeric_limits<uint32_t>::max() - 64) / bytes_per_sample) {
+    throw std::invalid_argument("wav_header: " + std::to_string(n_samples) + " samples exceed the 4 GiB limit of a RIFF/WAVE file");
+  }
+  const auto h = wav_header(static_cast<uint32_t>(sample_rate), format, n_samples, /*streaming=*/false);
+  return std::string(h.begin(), h.end());
+}
+
 std::string wav_encode_samples(const std::vector<float>& samples, WavFormat format) {
   std::vector<uint8_t> out;
   append_samples(out, samples.data(), samples.size(), format);
