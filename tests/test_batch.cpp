@@ -244,3 +244,42 @@ TEST_CASE("PipelineOptions::max_batch: concurrent calls decode together and keep
   CHECK_THROWS_AS(coalescing.generate_audio_full("Cancelled.", stop), bark::Cancelled);
   check_same(coalescing.generate_audio_full(texts[0], quiet(20)), expected[0]);
 }
+
+TEST_CASE("long-form max_batch: the same segments, tokens and audio as one segment at a time", "[unit][batch][longform]") {
+  const bark::Pipeline pipe(bark_test::fixture_pipeline_options());
+  const std::string story = "The first sentence is about the sea. The second one talks of hills. "
+                            "A third sentence brings the rain. Then a fourth one says goodbye.";
+  for (const auto& [mode, voice] : {std::pair<bark::VoiceMode, std::string>{bark::VoiceMode::Preset, "v2/en_speaker_6"},
+                                    {bark::VoiceMode::Auto, ""}, {bark::VoiceMode::Chain, "announcer"}}) {
+    bark::SpeechOptions so;
+    so.generation = quiet(11);
+    so.generation.max_gen_duration_s = 0.8;
+    so.generation.voice = voice;
+    so.voice_mode = mode;
+    so.max_segment_chars = 40;
+    so.silence_s = 0.1;
+    std::vector<bark::AudioChunk> chunks;
+    const auto one = pipe.generate_speech(story, so);
+    REQUIRE(one.segments.size() == 4);
+    so.max_batch = 3;
+    so.on_audio = [&](const bark::AudioChunk& c) {
+      chunks.push_back(c);
+      return true;
+    };
+    const auto batched = pipe.generate_speech(story, so);
+    INFO("voice mode " << bark::voice_mode_name(mode));
+    REQUIRE(batched.segments.size() == one.segments.size());
+    for (size_t i = 0; i < one.segments.size(); ++i) {
+      CHECK(batched.segments[i].seed == one.segments[i].seed);
+      CHECK(batched.segments[i].tokens.semantic_prompt == one.segments[i].tokens.semantic_prompt);
+      CHECK(batched.segments[i].tokens.fine_prompt.data == one.segments[i].tokens.fine_prompt.data);
+    }
+    CHECK(batched.audio.samples == one.audio.samples);
+    std::vector<float> joined;
+    for (const auto& c : chunks) joined.insert(joined.end(), c.samples.begin(), c.samples.end());
+    CHECK(joined == batched.audio.samples);
+  }
+  bark::SpeechOptions bad;
+  bad.max_batch = 0;
+  CHECK_THROWS_AS(pipe.generate_speech(story, bad), std::invalid_argument);
+}

@@ -4,6 +4,7 @@
 #include <ATen/TensorOperators.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <stdexcept>
 
@@ -291,16 +292,28 @@ std::vector<at::Tensor> GPT::decode_step(const std::vector<int64_t>& tokens, con
     return per_row(in, [&](const at::Tensor& row) { return ln(row); });
   };
   at::Tensor y = at::empty({B, C}, x.options());
+  const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hs)));  // as mul_(double) on fp32
   for (size_t i = 0; i < h_.size(); ++i) {
     const auto& b = h_[i];
-    const at::Tensor qkv = linear_rows(norm(b.ln_1, x), b.c_attn.weight, b.c_attn.bias);  // (B, 3C)
+    const at::Tensor qkv = linear_rows(norm(b.ln_1, x), b.c_attn.weight, b.c_attn.bias).contiguous();  // (B, 3C)
     for (int64_t r = 0; r < B; ++r) {
       KVCache& c = *caches[static_cast<size_t>(r)];
-      const int64_t past = c.length;
-      const at::Tensor q = qkv[r].slice(0, 0, C).view({1, nh, 1, hs});
-      c.k[i].select(2, past).copy_(qkv[r].slice(0, C, 2 * C).view({1, nh, hs}));
-      c.v[i].select(2, past).copy_(qkv[r].slice(0, 2 * C, 3 * C).view({1, nh, hs}));
-      y[r].copy_(attend(q, c.k[i].narrow(2, 0, past + 1), c.v[i].narrow(2, 0, past + 1), at::Tensor()).view({C}));
+      const int64_t past = c.length, S = past + 1, cap = c.capacity;
+      TORCH_CHECK(c.k[i].is_contiguous() && c.v[i].is_contiguous() && c.k[i].scalar_type() == at::kFloat,
+                  "decode_step: KV caches must be contiguous fp32");
+      float* kc = c.k[i].data_ptr<float>();
+      float* vc = c.v[i].data_ptr<float>();
+      const float* row = qkv.data_ptr<float>() + r * 3 * C;
+      for (int64_t h = 0; h < nh; ++h) {  // append this position's keys and values
+        std::memcpy(kc + (h * cap + past) * hs, row + C + h * hs, static_cast<size_t>(hs) * sizeof(float));
+        std::memcpy(vc + (h * cap + past) * hs, row + 2 * C + h * hs, static_cast<size_t>(hs) * sizeof(float));
+      }
+      // softmax(q k^T / sqrt(hs)) v per head: scores and values in matvec.cpp, ATen's softmax
+      // between them (row-wise, each head's row as a 1-D softmax computes it)
+      at::Tensor scores = at::empty({nh, S}, x.options());
+      attention_scores(row, kc, nh, S, hs, cap * hs, scale, scores.data_ptr<float>());
+      const at::Tensor probs = at::_softmax(scores, -1, /*half_to_float=*/false).contiguous();
+      attention_values(probs.data_ptr<float>(), vc, nh, S, hs, cap * hs, y.data_ptr<float>() + r * C);
     }
     x = x + linear_rows(y, b.attn_proj.weight, b.attn_proj.bias);
     const at::Tensor f = linear_rows(norm(b.ln_2, x), b.c_fc.weight, b.c_fc.bias);

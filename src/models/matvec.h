@@ -30,4 +30,16 @@ at::Tensor matvec_rows(const at::Tensor& x, const at::Tensor& weight, const at::
 // True when the AVX2 + FMA kernel runs on this CPU (else the portable loop, same results).
 bool matvec_vectorized();
 
+// The attention of one sequence in a decoding step, around a softmax the caller takes (ATen's,
+// row by row, as before). q: (nh, hs); head h's keys / values: `hs` floats per position from
+// k + h * head_stride (a KV cache (1, nh, capacity, hs): head_stride = capacity * hs).
+//   scores[h][s] = (q_h . k_{h,s}) * scale, s < S       (the same dot product as matvec_rows)
+//   y[h][:]      = sum over s of p[h][s] * v_{h,s}       (FMA in s order, per element)
+// One call per sequence: no tensor operation per head (at batch 8 those cost more than the
+// arithmetic); heads are split across the row pool.
+void attention_scores(const float* q, const float* k, int64_t nh, int64_t S, int64_t hs, int64_t head_stride,
+                      float scale, float* scores);
+void attention_values(const float* p, const float* v, int64_t nh, int64_t S, int64_t hs, int64_t head_stride,
+                      float* y);
+
 }  // namespace bark::models

@@ -659,6 +659,8 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout", o.drain_timeout_s, "On SIGTERM: seconds to let requests in flight finish")
       ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
   app.add_flag("--quiet", o.quiet, "No access log (one line per request on stderr)");
+  int verbose = 0;
+  app.add_flag("-v,--verbose", verbose, "Library log lines on stderr: -v debug (model loads, batches), -vv trace");
   app.add_option("--voice-map", o.voice_map_file, "JSON {name: preset} added to / replacing the OpenAI voice aliases");
   try {
     app.parse(argc, argv);
@@ -667,7 +669,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s (see bark-server --help)\n", e.what());
     return 2;
   }
-  bark::set_log_level(bark::LogLevel::Warn);
+  bark::set_log_level(verbose > 1 ? bark::LogLevel::Trace : verbose == 1 ? bark::LogLevel::Debug : bark::LogLevel::Warn);
   try {
     return bark::server::serve(o);
   } catch (const std::exception& e) {
