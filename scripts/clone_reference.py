@@ -21,6 +21,8 @@ random weights, and writes what the C++ side must reproduce. Nothing it writes i
                      them, wav24 (convert_audio), codes (EncodecModel.encode, the fixture codec),
                      wav16 (functional.resample), features (hidden_states[9]), logits_v0/v1
                      (quantizer log-softmax), tokens_v0/v1 (argmax).
+  --kinds tiny       tiny/: the same files and models.npz for a narrow HuBERT (9 layers of width 32)
+                     and a version-0 quantizer (hidden 16), for the CLI tests.
   --accept NPZ       loads the fixture models into upstream Bark and runs
                      bark.api.generate_audio(text, history_prompt=NPZ); prints "accepted N samples".
 
@@ -109,7 +111,7 @@ def test_recording(path):
     soundfile.write(path, np.stack([left, right], 1), sr, subtype="PCM_16", format="FLAC")
 
 
-def model_goldens(out_dir, models_dir):
+def model_goldens(out_dir, models_dir, tiny=False):
     import soundfile
     import torchaudio
     import transformers
@@ -124,7 +126,12 @@ def model_goldens(out_dir, models_dir):
     # HuBERT: hubert-base-ls960's architecture (transformers' defaults), seeded weights; the norms
     # and biases that init leaves at 1 / 0 are perturbed so that a wrong mapping shows.
     torch.manual_seed(0)
-    config = transformers.HubertConfig()
+    if tiny:  # the same architecture, narrow: 9 layers of width 32 (fast CLI tests)
+        config = transformers.HubertConfig(hidden_size=32, num_hidden_layers=9, num_attention_heads=2,
+                                           intermediate_size=64, conv_dim=[16] * 7, num_conv_pos_embeddings=16,
+                                           num_conv_pos_embedding_groups=4)
+    else:
+        config = transformers.HubertConfig()
     model = transformers.HubertModel(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -147,9 +154,9 @@ def model_goldens(out_dir, models_dir):
         f.write(cfg_text)
 
     quantizers = {}
-    for version, seed in ((0, 1), (1, 2)):
+    for version, seed in ((0, 1),) if tiny else ((0, 1), (1, 2)):
         torch.manual_seed(seed)
-        q = Quantizer(version=version).eval()
+        q = (Quantizer(hidden_size=16, input_size=32, version=version) if tiny else Quantizer(version=version)).eval()
         save_quantizer(q, os.path.join(out_dir, f"quantizer_v{version}.pth"), with_info=version == 1)
         quantizers[version] = q
 
@@ -195,7 +202,7 @@ def accept(npz, models_dir, vocab):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="output directory (created)")
-    ap.add_argument("--kinds", default="resample,models", help="resample, models (comma-separated)")
+    ap.add_argument("--kinds", default="resample,models", help="resample, models, tiny (comma-separated)")
     ap.add_argument("--models", help="fixture models directory (codec.pt + codec_config.json, text.pt, ...)")
     ap.add_argument("--vocab", help="bert-base-multilingual-cased vocab.txt (--accept)")
     ap.add_argument("--accept", help="a cloned .npz to pass to upstream generate_audio")
@@ -213,6 +220,10 @@ def main():
             np.savez(os.path.join(args.out, "resample.npz"), **resample_goldens())
         elif kind == "models":
             np.savez(os.path.join(args.out, "models.npz"), **model_goldens(args.out, args.models))
+        elif kind == "tiny":
+            tiny_dir = os.path.join(args.out, "tiny")
+            os.makedirs(tiny_dir, exist_ok=True)
+            np.savez(os.path.join(tiny_dir, "models.npz"), **model_goldens(tiny_dir, args.models, tiny=True))
         else:
             raise SystemExit(f"unknown kind {kind!r}")
         log(f"{kind}: {time.time() - t:.1f}s")
