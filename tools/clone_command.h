@@ -60,8 +60,6 @@ inline int run_clone(const CloneCommandOptions& o) {
     std::fprintf(stderr, "warning: '%s' is %.1f s long; Bark is conditioned on the last ~15 s of a voice only. "
                          "Cut the sample to about 10 s of clean speech for the best result.\n",
                  o.sample.c_str(), seconds);
-  } else if (!o.silent) {
-    std::fprintf(stderr, "%s\n", CLONE_ADVICE);
   }
   VoiceClonerOptions options;
   options.model_dir = o.model_dir;
@@ -86,6 +84,7 @@ inline int run_clone(const CloneCommandOptions& o) {
                          "bark-cli \"...\" --voice %s\n",
                  o.output.c_str(), seconds, voice.semantic_prompt.size(),
                  static_cast<long long>(voice.fine_prompt.n_frames), o.output.c_str());
+    std::fprintf(stderr, "%s\n", CLONE_ADVICE);
   }
   return 0;
 }
