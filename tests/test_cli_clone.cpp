@@ -143,6 +143,6 @@ TEST_CASE("bark-cli clone: too short refused, long warned, missing models and ba
                          env);
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.err, Contains("warning: ") && Contains("31.0 s long") && Contains("last ~15 s"));
+  CHECK_THAT(r.err, Contains("warning: ") && Contains("31.0 s long") && Contains("last ~7 s"));
   CHECK(fs::exists(root / "long.npz"));
 }

@@ -57,7 +57,7 @@ inline int run_clone(const CloneCommandOptions& o) {
     throw std::invalid_argument(buf);
   }
   if (seconds > CLONE_ADVISED_MAX_SECONDS) {
-    std::fprintf(stderr, "warning: '%s' is %.1f s long; Bark is conditioned on the last ~15 s of a voice only. "
+    std::fprintf(stderr, "warning: '%s' is %.1f s long; Bark is conditioned on the last ~7 s of a voice only. "
                          "Cut the sample to about 10 s of clean speech for the best result.\n",
                  o.sample.c_str(), seconds);
   }

@@ -42,8 +42,9 @@ struct VoiceClonerOptions {
 
 // Samples shorter than this are refused: too little speech for a voice.
 constexpr double CLONE_MIN_SECONDS = 2.0;
-// Bark conditions on the last ~15 s of a prompt at most (coarse: 630 tokens of history); longer
-// samples work but only their end matters. Front ends warn above this.
+// Bark conditions on the end of a prompt only (generation.py: the last 256 semantic tokens, ~5 s;
+// the last 512 fine frames, ~7 s); longer samples work but only their end matters. Front ends
+// warn above this.
 constexpr double CLONE_ADVISED_MAX_SECONDS = 30.0;
 
 class BARK_API VoiceCloner {
