@@ -9,9 +9,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "bark/audio_file.h"
 #include "bark/history_prompt.h"
+#include "bark/voice_cloner.h"
 #include "bark/wav.h"
 #include "cli_helpers.h"
 #include "io/npy.h"
@@ -145,4 +148,34 @@ TEST_CASE("bark-cli clone: too short refused, long warned, missing models and ba
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Contains("warning: ") && Contains("31.0 s long") && Contains("last ~7 s"));
   CHECK(fs::exists(root / "long.npz"));
+}
+
+TEST_CASE("VoiceCloner: one cloner, concurrent clone calls, the same voice as a lone call", "[cli]") {
+  const fs::path root = bark_test::unique_temp_dir("clone_threads");
+  bark::VoiceClonerOptions o;
+  o.model_dir = clone_model_dir(root).string();
+  o.device = bark::Device::Cpu;
+  const bark::VoiceCloner cloner(o);  // loads on the first call, which here races with two others
+  const bark::Audio sample = bark::read_audio((tiny_reference() / "recording.flac").string());
+  std::vector<bark::HistoryPrompt> results(3);
+  std::vector<std::string> errors(3);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        results[i] = cloner.clone(sample);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const bark::HistoryPrompt alone = bark::VoiceCloner(o).clone(sample);
+  for (size_t i = 0; i < results.size(); ++i) {
+    INFO("thread " << i << ": " << errors[i]);
+    REQUIRE(errors[i].empty());
+    CHECK(results[i].semantic_prompt == alone.semantic_prompt);
+    CHECK(results[i].fine_prompt.data == alone.fine_prompt.data);
+    CHECK(results[i].coarse_prompt.data == alone.coarse_prompt.data);
+  }
 }
