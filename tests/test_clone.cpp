@@ -289,6 +289,20 @@ TEST_CASE("voice cloning matches the Python recipe and upstream Bark accepts the
   const at::Tensor rec_t = at::from_blob(const_cast<float*>(rec.samples.data()), {static_cast<int64_t>(rec.samples.size())}, at::kFloat);
   REQUIRE(rec_t.sizes() == g["samples"].sizes());
   CHECK(bark_test::max_abs_diff(rec_t, g["samples"]) == 0.0);
+  // the same FLAC cut in half: an error naming the file, or the frames before the cut
+  {
+    const std::string flac = slurp(ref / "recording.flac");
+    const fs::path cut = bark_test::temp_dir("clone_cut_flac") / "cut.flac";
+    write_file(cut, flac.substr(0, flac.size() / 2));
+    try {
+      const bark::Audio part = bark::read_audio(cut.string());
+      CHECK(part.samples.size() < rec.samples.size());
+      CHECK(std::vector<float>(rec.samples.begin(), rec.samples.begin() + static_cast<std::ptrdiff_t>(part.samples.size())) ==
+            part.samples);
+    } catch (const std::runtime_error& e) {
+      CHECK_THAT(e.what(), Contains("cut.flac"));
+    }
+  }
 
   // HuBERT layer-9 features from each weight layout
   const at::Tensor wav16 = g["wav16"];
