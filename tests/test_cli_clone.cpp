@@ -130,6 +130,8 @@ TEST_CASE("bark-cli clone: too short refused, long warned, missing models and ba
   write_noise(root / "ok.wav", 3.0, 22050);
   require_one_error_line(run_cli({"clone", (root / "ok.wav").string(), "-o", (root / "v.wav").string()}, env), 2,
                          "must end with .npz");
+  require_one_error_line(run_cli({"clone", (root / "ok.wav").string(), "-o", (root / "nodir" / "v.npz").string()}, env),
+                         1, "is missing or not writable");
   // no voice-cloning models anywhere: what is missing, where it was looked for, how to get it
   const auto missing = run_cli({"clone", (root / "ok.wav").string(), "-o", (root / "v.npz").string(), "--model-dir",
                                 (root / "empty").string()},

@@ -3,8 +3,11 @@
 // bark::read_audio + bark::VoiceCloner + bark::save_history_prompt.
 #pragma once
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -47,6 +50,14 @@ inline int run_clone(const CloneCommandOptions& o) {
   const std::string npz = ".npz";
   if (o.output.size() < npz.size() || o.output.compare(o.output.size() - npz.size(), npz.size(), npz) != 0) {
     throw std::invalid_argument("clone -o: the voice file must end with .npz, got '" + o.output + "'");
+  }
+  {  // before the models load: the voice could not be written at the end
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(o.output).has_parent_path() ? fs::path(o.output).parent_path() : fs::path(".");
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec) || ::access(dir.c_str(), W_OK) != 0) {
+      throw std::runtime_error("cannot write '" + o.output + "': directory '" + dir.string() + "' is missing or not writable");
+    }
   }
   const Audio sample = read_audio(o.sample);
   const double seconds = sample.duration_seconds();

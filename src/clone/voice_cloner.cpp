@@ -175,10 +175,14 @@ HistoryPrompt VoiceClonerImpl::clone(const Audio& sample) const {
   // codes: EncodecModel.encode(wav[None]) at 6 kbps -> (8, T)
   const at::Tensor emb = m.codec.encode(wav24.unsqueeze(0));                          // (1, D, T)
   const at::Tensor codes = m.codec.quantizer_encode(emb, N_CODEBOOKS).select(1, 0).cpu();  // (8, T)
+  const double t_codes = seconds_since(t0);
   // semantic: CustomHubert.forward(wav, input_sample_hz=24000): functional.resample to 16 kHz
   const at::Tensor wav16 = clone::resample(wav24, CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE);
   const at::Tensor features = m.hubert.forward(wav16).select(0, 0);  // (T, 768)
+  const double t_hubert = seconds_since(t0);
   const at::Tensor tokens = m.quantizer.tokens(features).cpu();       // (T,)
+  log().debug("clone: EnCodec codes {:.2f}s, HuBERT {:.2f}s, quantizer {:.2f}s", t_codes, t_hubert - t_codes,
+              seconds_since(t0) - t_hubert);
 
   HistoryPrompt prompt;
   int64_t n_sem = tokens.size(0), n_codes = codes.size(1);
