@@ -383,7 +383,7 @@ TEST_CASE("voice cloning matches the Python recipe and upstream Bark accepts the
 }
 
 TEST_CASE("voice cloning: short samples, missing and hostile model files fail with clear errors", "[parity][clone]") {
-  const fs::path ref = clone_reference("models");
+  const fs::path ref = clone_reference("tiny") / "tiny";  // narrow models: nothing here runs them
   const fs::path dir = bark_test::temp_dir("clone_errors");
   bark::VoiceClonerOptions o;
   o.model_dir = (dir / "empty").string();
@@ -423,10 +423,8 @@ TEST_CASE("voice cloning: short samples, missing and hostile model files fail wi
   fs::create_directories(o.hubert_dir);
   fs::copy_file(ref / "hubert_st" / "config.json", fs::path(o.hubert_dir) / "config.json");
   {
-    std::ifstream in(ref / "hubert_st" / "model.safetensors", std::ios::binary);
-    std::string head(1 << 20, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    write_file(fs::path(o.hubert_dir) / "model.safetensors", head);
+    const std::string st = slurp(ref / "hubert_st" / "model.safetensors");
+    write_file(fs::path(o.hubert_dir) / "model.safetensors", st.substr(0, st.size() / 2));  // cut short
   }
   CHECK_THROWS_WITH(bark::VoiceCloner(o).clone(a), Contains("outside the data section"));
   {
