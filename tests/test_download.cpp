@@ -156,6 +156,47 @@ TEST_CASE("download fetches, verifies and places every file, a second run fetche
   CHECK_THAT(again.err, Contains("0 downloaded"));
 }
 
+TEST_CASE("download --only clone fetches the voice-cloning files, a plain download never does", "[cli]") {
+  const auto tmp = bark_test::unique_temp_dir("dl_clone_src");
+  bark_test::write_text(tmp / "config.json", "{\"model_type\": \"hubert\"}\n");
+  bark_test::write_text(tmp / "bad.json", "[1, 2]\n");
+  auto files = fixture_files();
+  files.push_back({"hubert-base-ls960/config.json", "/facebook/hubert-base-ls960/resolve/main/config.json",
+                   tmp / "config.json", "clone", "", "json", "size"});
+  // stand-ins of the right format (torch zips): the fixture checkpoints
+  files.push_back({"hubert-base-ls960/pytorch_model.bin", "/facebook/hubert-base-ls960/resolve/main/pytorch_model.bin",
+                   fixture_models() / "codec.pt", "clone", "", "torch", "raw:\"note\": \"no digest\""});
+  files.push_back({"quantifier_hubert_base_ls960_14.pth",
+                   "/GitMylo/bark-voice-cloning/resolve/main/quantifier_hubert_base_ls960_14.pth",
+                   fixture_models() / "fine.pt", "clone", "", "torch", "raw:\"note\": \"no digest\""});
+  auto m = make_mirror("dl_clone", files);
+  TestServer server(m.www);
+  auto plain = run_cli(download_args(m, server, {"--small"}), bark_test::clean_env(m.home));
+  INFO(plain.err);
+  REQUIRE(plain.exit_code == 0);
+  CHECK_FALSE(fs::exists(m.models / "hubert-base-ls960"));
+  CHECK_FALSE(fs::exists(m.models / "quantifier_hubert_base_ls960_14.pth"));
+  CHECK(count_containing(server.log(), "hubert") == 0);
+
+  auto r = run_cli(download_args(m, server, {"--only", "clone"}), bark_test::clean_env(m.home));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (size_t i = files.size() - 3; i < files.size(); ++i) CHECK(same_bytes(m.models / files[i].path, files[i].source));
+
+  // a config.json that is not a JSON object is refused
+  fs::remove_all(m.models / "hubert-base-ls960");
+  fs::remove(m.www / "facebook/hubert-base-ls960/resolve/main/config.json");
+  fs::create_symlink(tmp / "bad.json", m.www / "facebook/hubert-base-ls960/resolve/main/config.json");
+  files[files.size() - 3].source = tmp / "bad.json";
+  std::vector<std::string> entries;
+  for (const auto& f : files) entries.push_back(manifest_entry(f));
+  bark_test::write_text(m.manifest, manifest_of(entries));
+  auto bad = run_cli(download_args(m, server, {"--only", "clone"}), bark_test::clean_env(m.home));
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(last_line(bad.err), Contains("config.json") && Contains("not a JSON object"));
+  CHECK_FALSE(fs::exists(m.models / "hubert-base-ls960" / "config.json"));
+}
+
 TEST_CASE("download resumes a response cut off half way with an HTTP Range request", "[cli]") {
   auto m = make_mirror("dl_resume");
   TestServer server(m.www, {"--cut", "/suno/bark/resolve/main/text.pt"});
@@ -416,7 +457,8 @@ TEST_CASE("md5 and sha256 match the reference test vectors", "[unit]") {
 
 TEST_CASE("the built-in manifest lists the model directory's files with correct checksums", "[unit]") {
   const auto files = bark::tools::parse_manifest(bark::tools::embedded_manifest(), "embedded manifest");
-  REQUIRE(files.size() == 6 + 1 + 1 + 271);
+  REQUIRE(files.size() == 6 + 1 + 1 + 271 + 3);
+  size_t clone = 0;
   size_t prompts = 0;
   for (const auto& f : files) {
     if (f.group == "models") {
@@ -433,6 +475,14 @@ TEST_CASE("the built-in manifest lists the model directory's files with correct 
       CHECK(f.path == "vocab.txt");
       // The copy in shared/ is the Hugging Face file: the manifest's checks accept it.
       bark::tools::verify_download(f, bark_test::vocab_path().string());
+    } else if (f.group == "clone") {
+      // voice cloning (README "Voice cloning"): the model directory contract's names
+      ++clone;
+      CHECK((f.path == "hubert-base-ls960/config.json" || f.path == "hubert-base-ls960/pytorch_model.bin" ||
+             f.path == "quantifier_hubert_base_ls960_14.pth"));
+      CHECK(f.url.rfind("https://huggingface.co/", 0) == 0);
+      const std::string file_name = fs::path(f.path).filename().string();
+      CHECK(f.url.compare(f.url.size() - file_name.size(), file_name.size(), file_name) == 0);
     } else {
       ++prompts;
       const fs::path local = bark_test::assets_dir() / fs::path(f.path);  // prompts/...
@@ -443,6 +493,7 @@ TEST_CASE("the built-in manifest lists the model directory's files with correct 
     }
   }
   CHECK(prompts == 271);
+  CHECK(clone == 3);
   for (const auto& name : bark::allowed_prompts()) {
     CHECK(std::any_of(files.begin(), files.end(), [&](const auto& f) { return f.path == "prompts/" + name + ".npz"; }));
   }

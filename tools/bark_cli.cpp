@@ -20,6 +20,7 @@
 
 #include "bark/bark.h"
 #include "cli_lines.h"
+#include "clone_command.h"
 #include "download/download_command.h"
 #include "download/progress.h"
 
@@ -28,6 +29,7 @@ namespace {
 constexpr const char* EXAMPLES = R"(
 Examples:
   bark-cli download                  # large models, EnCodec, vocab, voices -> ~/.cache/bark-cpp
+  bark-cli clone me.flac -o me.npz   # your voice from ~10 s of speech (download --only clone first)
   bark-cli "Hello, my dog is cute [laughs]" --voice v2/en_speaker_6 -o dog.wav
   echo "♪ In the jungle ♪" | bark-cli --text-file - --small --seed 42 -o jungle.wav
   bark-cli "Hi there." --seed 0 --save-prompt hi.npz --format f32 -o hi.wav
@@ -166,6 +168,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 256));
   bark::tools::DownloadOptions dl_opts;
   auto* dl = bark::tools::add_download_command(app, dl_opts, silent);
+  bark::tools::CloneCommandOptions clone_opts;
+  auto* clone = bark::tools::add_clone_command(app, clone_opts);
 
   try {
     app.parse(argc, argv);
@@ -188,6 +192,11 @@ int main(int argc, char** argv) {
       dl_opts.silent = silent;
       bark::tools::run_download(dl_opts);
       return 0;
+    }
+    if (clone->parsed()) {  // `bark-cli clone SAMPLE -o VOICE.npz`
+      if (clone_opts.model_dir.empty()) clone_opts.model_dir = pipe_opts.model_dir;
+      clone_opts.silent = clone_opts.silent || silent;
+      return bark::tools::run_clone(clone_opts);
     }
     if (!text_file.empty()) text = read_text(text_file);
     else if (text_opt->count() == 0) throw std::invalid_argument("no text: pass TEXT or --text-file PATH (see bark-cli --help)");

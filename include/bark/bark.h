@@ -12,3 +12,5 @@
 #include "bark/types.h"
 #include "bark/version.h"
 #include "bark/wav.h"
+#include "bark/audio_file.h"
+#include "bark/voice_cloner.h"

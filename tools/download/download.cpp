@@ -422,10 +422,22 @@ uint64_t fetch(Curl& curl, const ManifestFile& file, const fs::path& dest, const
   return size >= resumed_from ? size - resumed_from : size;
 }
 
+// A Hugging Face config.json: a JSON object.
+void check_json_object(const std::string& path) {
+  const std::string text = read_text_file(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    throw std::runtime_error("not a JSON file");
+  }
+  if (!j.is_object()) throw std::runtime_error("not a JSON object");
+}
+
 }  // namespace
 
 const std::vector<std::string>& download_groups() {
-  static const std::vector<std::string> groups{"models", "codec", "vocab", "prompts"};
+  static const std::vector<std::string> groups{"models", "codec", "vocab", "prompts", "clone"};
   return groups;
 }
 
@@ -490,7 +502,7 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     if (std::find(download_groups().begin(), download_groups().end(), f.group) == download_groups().end()) {
       throw std::runtime_error(where + ": unknown group \"" + f.group + "\"");
     }
-    if (f.kind != "torch" && f.kind != "npz" && f.kind != "vocab") {
+    if (f.kind != "torch" && f.kind != "npz" && f.kind != "vocab" && f.kind != "json") {
       throw std::runtime_error(where + ": unknown kind \"" + f.kind + "\"");
     }
     if (f.group == "models" && f.variant != "large" && f.variant != "small") {
@@ -524,12 +536,13 @@ void verify_download(const ManifestFile& file, const std::string& path, bool ver
   if (file.kind == "torch") check_zip_members(path, {"data.pkl"}, "torch checkpoint");
   else if (file.kind == "npz") check_zip_members(path, {"semantic_prompt.npy", "coarse_prompt.npy", "fine_prompt.npy"}, "Bark voice prompt .npz");
   else if (file.kind == "vocab") check_vocab(path, file.lines);
+  else if (file.kind == "json") check_json_object(path);
 }
 
 void run_download(const DownloadOptions& options) {
   for (const auto& group : options.only) {
     if (std::find(download_groups().begin(), download_groups().end(), group) == download_groups().end()) {
-      throw std::invalid_argument("unknown download group '" + group + "' (expected models, codec, vocab or prompts)");
+      throw std::invalid_argument("unknown download group '" + group + "' (expected models, codec, vocab, prompts or clone)");
     }
   }
   if (options.retries < 0) throw std::invalid_argument("--retries must be >= 0");
@@ -543,6 +556,7 @@ void run_download(const DownloadOptions& options) {
   for (const auto& f : manifest) {
     if (!options.only.empty() && std::find(options.only.begin(), options.only.end(), f.group) == options.only.end()) continue;
     if (f.group == "models" && f.variant != variant) continue;
+    if (options.only.empty() && f.group == "clone") continue;  // voice cloning: only on request
     selected.push_back(&f);
   }
   if (selected.empty()) throw std::runtime_error(origin + " lists no file to download for these options");

@@ -20,7 +20,7 @@ namespace bark::tools {
 
 struct ManifestFile {
   std::string path;     // relative to the model directory: "text_2.pt", "prompts/v2/en_speaker_6.npz"
-  std::string group;    // "models", "codec", "vocab" or "prompts" (`--only`)
+  std::string group;    // "models", "codec", "vocab", "prompts" or "clone" (`--only`; clone only when named)
   std::string variant;  // models only: "large" or "small"
   std::string kind;     // "torch", "npz" or "vocab": what the file must open as
   std::string url;      // absolute, after the mirror (if any) replaced the base

@@ -13,9 +13,9 @@ inline CLI::App* add_download_command(CLI::App& app, DownloadOptions& options, b
   auto* dl = app.add_subcommand("download", "Fetch the model files into the model directory (resumable)");
   dl->add_flag("--small", options.small, "The small models instead of the large ones");
   dl->add_option("--model-dir", options.model_dir, "Destination (default: $BARK_MODEL_DIR, then ~/.cache/bark-cpp)");
-  dl->add_option("--only", options.only, "Only these groups: models, codec, vocab, prompts (comma-separated)")
+  dl->add_option("--only", options.only, "Only these groups: models, codec, vocab, prompts, clone (comma-separated; clone: voice-cloning models, fetched only when named)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"models", "codec", "vocab", "prompts"}));
+      ->check(CLI::IsMember({"models", "codec", "vocab", "prompts", "clone"}));
   dl->add_option("--mirror", options.mirror, "Base URL replacing the public hosts (keeps each file's URL path)")
       ->envname("BARK_DOWNLOAD_BASE_URL");
   dl->add_option("--manifest", options.manifest_path, "Manifest JSON to use instead of the built-in one")
