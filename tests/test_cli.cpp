@@ -534,13 +534,16 @@ TEST_CASE("bark-cli interrupted mid-text writes nothing and exits 130", "[cli][l
   std::string text;
   for (int i = 0; i < 30; ++i) text += "Sentence number " + std::to_string(i) + " of a long story. ";
   bark_test::write_text(root / "long.txt", text);
-  // started in the background, SIGTERM once the first segments are done
+  // started in the background, SIGTERM once the first segment's semantic stage is logged (not
+  // after a fixed delay: on a loaded machine start-up alone can take seconds)
   const std::string cmd = "HOME=" + bark_test::shell_quote((root / "home").string()) + " OMP_NUM_THREADS=1 " +
                           bark_test::shell_quote(bark_test::cli_binary().string()) + " --text-file " +
                           bark_test::shell_quote((root / "long.txt").string()) + " --small --threads 1 --model-dir " +
                           bark_test::shell_quote(dir.string()) + " --max-segment-chars 40 -o " +
                           bark_test::shell_quote((root / "o.wav").string()) + " 2>" +
-                          bark_test::shell_quote((root / "err").string()) + " & pid=$!; sleep 3; kill -TERM $pid; wait $pid; echo $? >" +
+                          bark_test::shell_quote((root / "err").string()) + " & pid=$!; for i in $(seq 1200); do grep -q 'semantic:' " +
+                          bark_test::shell_quote((root / "err").string()) +
+                          " && break; sleep 0.1; done; kill -TERM $pid; wait $pid; echo $? >" +
                           bark_test::shell_quote((root / "rc").string());
   REQUIRE(std::system(cmd.c_str()) == 0);
   INFO(bark_test::slurp_text(root / "err"));

@@ -270,6 +270,16 @@ std::vector<at::Tensor> GPT::decode_step(const std::vector<int64_t>& tokens, con
               "decode_step: one token, cache and logit range per row");
   const int64_t C = config_.n_embd, nh = config_.n_head, hs = C / nh;
   const at::TensorOptions long_opts = at::TensorOptions().dtype(at::kLong);
+  if (!wpe_.device().is_cpu()) {
+    // GPUs: each row through forward's batched-tensor path (upstream's arithmetic), one by one
+    std::vector<at::Tensor> out;
+    for (int64_t r = 0; r < B; ++r) {
+      const at::Tensor idx = at::full({1, 1}, tokens[static_cast<size_t>(r)], long_opts.device(wpe_.device()));
+      out.push_back(forward(idx, false, caches[static_cast<size_t>(r)], nullptr, ranges[static_cast<size_t>(r)].first,
+                            ranges[static_cast<size_t>(r)].second)[0][0]);
+    }
+    return out;
+  }
   std::vector<int64_t> positions;
   for (KVCache* c : caches) {
     TORCH_CHECK(c != nullptr && c->length > 0, "decode_step: every row needs a filled cache (prefill first)");
