@@ -333,7 +333,7 @@ TEST_CASE("download --list shows the built-in manifest's files and URLs, with --
   CHECK_THAT(large.out, Contains("\nfine_2.pt\t~3.7 GB\t"));
   CHECK_THAT(large.out, Contains("encodec_24khz-d7cc33bc.th\t93171529\thttps://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th"));
   CHECK_THAT(large.out, Contains("vocab.txt\t995526\thttps://huggingface.co/bert-base-multilingual-cased/resolve/main/vocab.txt"));
-  CHECK_THAT(large.out, Contains("prompts/v2/en_speaker_6.npz\t13436\t"));
+  CHECK_THAT(large.out, Contains("prompts/v2/en_speaker_6.npz\t25540\t"));
   CHECK(large.out.find("\ttext.pt") == std::string::npos);
   CHECK(large.out.find("\t-\t") == std::string::npos);
   CHECK(bark_test::count_lines(large.out) == 1 + 3 + 2 + 271 + 1);

@@ -186,11 +186,12 @@ bool env_switch(const char* name) {
 
 // -o: bark-cli writes WAV; another audio extension would be a WAV under a wrong name.
 void check_wav_extension(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (ext.empty() || ext == ".wav" || ext == ".wave") return;
-  throw std::invalid_argument("-o '" + path + "': bark-cli writes WAV files only (use a .wav name); for " + ext.substr(1) +
-                              ", pipe the WAV to a converter: bark-cli ... -o - | ffmpeg -i - out" + ext);
+  const std::string ext = std::filesystem::path(path).extension().string();
+  std::string lower = ext;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.empty() || lower == ".wav" || lower == ".wave") return;
+  throw std::invalid_argument("-o '" + path + "': bark-cli writes WAV files only (use a .wav name); for " +
+                              lower.substr(1) + ", pipe the WAV to a converter: bark-cli ... -o - | ffmpeg -i - out" + ext);
 }
 
 // The advice the library leaves to its front ends: how to get what is missing.
