@@ -731,3 +731,25 @@ TEST_CASE("bark-cli -- download speaks the word, BARK_LOG_LEVEL=bogus is warned 
   bogus_env["BARK_LOG_LEVEL"] = "debug";
   CHECK_THAT(run_cli({"--print-tokens", "--model-dir", dir.string(), "hi"}, bogus_env).err, !Contains("not a log level"));
 }
+
+TEST_CASE("examples/hello_bark takes --small and turns the library's missing-files error into advice", "[cli]") {
+  const auto program = bark_test::binary_dir() / "hello-bark";
+  if (!fs::exists(program)) {
+    WARN("hello-bark not built");
+    return;
+  }
+  const auto root = bark_test::unique_temp_dir("hello_bark");
+  const auto dir = make_model_dir(root);
+  const auto env = bark_test::clean_env(root / "home");
+  auto r = bark_test::run_program(program.string(), {"--small", "Hi.", dir.string()}, env, "", root);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Contains("wrote hello.wav"));
+  CHECK(bark::read_wav((root / "hello.wav").string()).samples.size() > 0);
+  CHECK(r.err.find("bark-cli") == std::string::npos);
+  // Without --small: the large models are missing, the small ones there.
+  auto large = bark_test::run_program(program.string(), {"Hi.", dir.string()}, env, "", root);
+  CHECK(large.exit_code == 1);
+  CHECK_THAT(large.err, Contains("missing model files: text_2.pt") && Contains("try --small"));
+  CHECK(large.err.find("bark-cli") == std::string::npos);
+}

@@ -174,8 +174,9 @@ std::optional<uint64_t> parse_seed(const std::string& s) {
   return v;
 }
 
-// Upstream's SUNO_* switches (generation.py: os.environ.get(name, False)): set and not empty,
-// "0", "false", "no" or "off" means on.
+// Upstream's SUNO_* switches (generation.py: os.environ.get(name, False), so any non-empty value
+// is on there): on unless unset, empty, "0", "false", "no" or "off" (which upstream would take
+// as on, surely not what was meant).
 bool env_switch(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr) return false;
