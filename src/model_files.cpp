@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
+
+#include "bark/errors.h"
 
 namespace fs = std::filesystem;
 
@@ -112,14 +115,17 @@ void add_hf_vocab_candidates(std::vector<FileCandidate>& out) {
   }
 }
 
-std::string shell_quote(const std::string& s) {
-  if (s.find_first_of(" \t'\"$\\`!*?;&|<>()") == std::string::npos) return s;
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 }  // namespace
+
+ModelFilesMissing::ModelFilesMissing(const std::string& what, std::string model_dir_, std::vector<std::string> files_,
+                                     std::vector<std::string> groups_, bool use_small_, bool small_models_present_)
+    : std::runtime_error(what),
+      model_dir(std::move(model_dir_)),
+      files(std::move(files_)),
+      groups(std::move(groups_)),
+      use_small(use_small_),
+      small_models_present(small_models_present_) {}
+ModelFilesMissing::~ModelFilesMissing() = default;
 
 std::string model_file_name(ModelFile file, bool use_small) {
   // generation.py REMOTE_MODEL_PATHS
@@ -229,7 +235,7 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
 
   std::string missing;
   int n_missing = 0;
-  std::vector<std::string> missing_groups;
+  std::vector<std::string> missing_groups, missing_names;
   for (const Slot& slot : slots) {
     const auto candidates = model_file_candidates(slot.file, model_dir_option, use_small);
     for (const auto& c : candidates) {
@@ -245,6 +251,7 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
     for (size_t i = 0; i < candidates.size(); ++i) {
       missing += (i ? ", " : "") + candidates[i].path + " (" + candidates[i].origin + ")";
     }
+    missing_names.push_back(model_file_name(slot.file, use_small));
     if (std::find(missing_groups.begin(), missing_groups.end(), slot.group) == missing_groups.end()) {
       missing_groups.push_back(slot.group);
     }
@@ -260,19 +267,15 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
   }
 
   if (!missing.empty()) {
-    std::string command = "bark-cli download";
-    if (use_small) command += " --small";
-    if (!model_dir_option.empty()) command += " --model-dir " + shell_quote(model_dir_option);
-    std::string all_note;
-    if (missing_groups.size() < 3) {  // name the groups, and say how to get everything
-      all_note = " (everything: `" + command + "`)";
-      command += " --only ";
-      for (size_t i = 0; i < missing_groups.size(); ++i) command += (i ? "," : "") + missing_groups[i];
+    // The large models missing, the small ones present: a front end may suggest them.
+    bool small_present = !use_small;
+    for (ModelFile f : {ModelFile::Text, ModelFile::Coarse, ModelFile::Fine}) {
+      if (!use_small) small_present = small_present && !find_model_file(f, model_dir_option, /*use_small=*/true).empty();
     }
-    const std::string it = n_missing > 1 ? "them" : "it";
-    throw std::runtime_error(std::string(n_missing > 1 ? "missing model files: " : "missing model file: ") + missing +
-                             "; get " + it + " with `" + command + "`" + all_note + ", or point --model-dir or $BARK_MODEL_DIR at a "
-                             "directory that has " + it);
+    const bool models_missing = std::find(missing_groups.begin(), missing_groups.end(), "models") != missing_groups.end();
+    throw ModelFilesMissing(std::string(n_missing > 1 ? "missing model files: " : "missing model file: ") + missing,
+                            dirs.empty() ? "" : dirs.front().path, missing_names, missing_groups, use_small,
+                            models_missing && small_present);
   }
   return files;
 }
@@ -310,7 +313,9 @@ std::string resolve_voice(const std::string& voice, const std::string& prompts_d
   const std::string ext = ".npz";
   if (voice.size() >= ext.size() && voice.compare(voice.size() - ext.size(), ext.size(), ext) == 0) {
     if (is_file(voice)) return voice;
-    throw std::invalid_argument("voice file '" + voice + "' not found (a voice ending in .npz is read as a path)");
+    std::error_code ec;
+    if (fs::is_directory(voice, ec)) throw std::runtime_error("voice file '" + voice + "' is a directory");
+    throw std::runtime_error("voice file '" + voice + "' not found (a voice ending in .npz is read as a path)");
   }
   if (!is_allowed_prompt(voice)) {
     throw std::invalid_argument(
@@ -320,9 +325,11 @@ std::string resolve_voice(const std::string& voice, const std::string& prompts_d
   }
   const std::string path = join(prompts_dir, voice + ext);
   if (is_file(path)) return path;
-  throw std::invalid_argument("voice preset '" + voice + "' not found: no file " + path +
-                              "; get the presets with `bark-cli download --only prompts` (add --model-dir DIR "
-                              "for another model directory)");
+  const std::string model_dir = fs::path(prompts_dir).parent_path().string();
+  throw ModelFilesMissing("voice preset '" + voice + "' not found: no file " + path + " (model directory " +
+                              model_dir + ")",
+                          model_dir, {std::string(PROMPTS_DIR_NAME) + "/" + voice + ext}, {"prompts"},
+                          /*use_small=*/false, /*small_models_present=*/false);
 }
 
 }  // namespace bark

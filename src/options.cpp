@@ -2,11 +2,17 @@
 #include <cctype>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "bark/options.h"
 #include "bark/speech.h"
 
 namespace bark {
+
+int max_num_threads() {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return 4 * static_cast<int>(cpus == 0 ? 1 : cpus);
+}
 
 Device parse_device(const std::string& name) {
   std::string n = name;

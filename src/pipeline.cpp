@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <new>
 #include <random>
@@ -63,16 +64,32 @@ DeviceAvailability probe_devices() {
   return a;
 }
 
+// %g: "0.0001", "1e-30", "inf" (std::to_string would print 1e-30 as "0.000000").
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
 void check_finite_positive(double v, const char* name) {
   if (!std::isfinite(v) || v <= 0) {
     throw std::invalid_argument(std::string(name) + " must be a finite number > 0, got " + std::to_string(v));
   }
 }
 
+// Sampling divides the logits by the temperature: below MIN_TEMPERATURE they can overflow to inf
+// and the softmax gives NaN. Such a temperature means greedy anyway.
+void check_temperature(double v, const char* name) {
+  if (!std::isfinite(v) || v < MIN_TEMPERATURE) {
+    throw std::invalid_argument(std::string(name) + " must be a finite number >= " + format_number(MIN_TEMPERATURE) +
+                                " (smaller ones cannot be sampled), got " + format_number(v));
+  }
+}
+
 void validate_options(const GenerationOptions& o) {
-  check_finite_positive(o.text_temp, "text_temp");
-  check_finite_positive(o.waveform_temp, "waveform_temp");
-  if (o.fine_temp) check_finite_positive(*o.fine_temp, "fine_temp");
+  check_temperature(o.text_temp, "text_temp");
+  check_temperature(o.waveform_temp, "waveform_temp");
+  if (o.fine_temp) check_temperature(*o.fine_temp, "fine_temp");
   if (o.top_k && *o.top_k < 1) throw std::invalid_argument("top_k must be >= 1, got " + std::to_string(*o.top_k));
   if (o.top_p && !(*o.top_p > 0 && *o.top_p <= 1)) {
     throw std::invalid_argument("top_p must be in (0, 1], got " + std::to_string(*o.top_p));
@@ -513,6 +530,13 @@ class PipelineImpl {
   static PipelineOptions validated(const PipelineOptions& options) {
     if (options.num_threads < 0) {
       throw std::invalid_argument("num_threads must be >= 0, got " + std::to_string(options.num_threads));
+    }
+    // More threads than 4 per logical CPU only adds contention: surely a typo.
+    const int max_threads = max_num_threads();
+    if (options.num_threads > max_threads) {
+      throw std::invalid_argument("num_threads must be at most " + std::to_string(max_threads) + " (4 x " +
+                                  std::to_string(max_threads / 4) + " logical CPUs), got " +
+                                  std::to_string(options.num_threads));
     }
     if (options.max_batch < 1 || options.max_batch > 256) {
       throw std::invalid_argument("max_batch must be in [1, 256], got " + std::to_string(options.max_batch));

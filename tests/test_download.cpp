@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 using bark_test::run_cli;
 using bark_test::TestServer;
 using Catch::Matchers::Contains;
+using Catch::Matchers::EndsWith;
 using Catch::Matchers::StartsWith;
 
 namespace {
@@ -365,24 +366,50 @@ TEST_CASE("download --list shows the built-in manifest's files and URLs, with --
   auto large = run_cli({"download", "--list"}, env);
   INFO(large.err);
   REQUIRE(large.exit_code == 0);
-  CHECK_THAT(large.out, Contains("text_2.pt\t-\thttps://huggingface.co/suno/bark/resolve/main/text_2.pt\tmissing"));
+  const auto default_dir = home / ".cache" / "bark-cpp";
+  // A header, a size for every file (the checkpoints' approximate), the total.
+  CHECK_THAT(large.out, StartsWith("# file\tsize\turl\tstatus (model directory: " + default_dir.string() + ")\n"));
+  CHECK_THAT(large.out, Contains("text_2.pt\t~5.3 GB\thttps://huggingface.co/suno/bark/resolve/main/text_2.pt\tmissing"));
+  CHECK_THAT(large.out, Contains("\ncoarse_2.pt\t~3.9 GB\t"));
+  CHECK_THAT(large.out, Contains("\nfine_2.pt\t~3.7 GB\t"));
   CHECK_THAT(large.out, Contains("encodec_24khz-d7cc33bc.th\t93171529\thttps://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th"));
   CHECK_THAT(large.out, Contains("vocab.txt\t995526\thttps://huggingface.co/bert-base-multilingual-cased/resolve/main/vocab.txt"));
-  CHECK_THAT(large.out, Contains("prompts/v2/en_speaker_6.npz\t"));
+  CHECK_THAT(large.out, Contains("prompts/v2/en_speaker_6.npz\t25540\t"));
   CHECK(large.out.find("\ttext.pt") == std::string::npos);
-  CHECK(bark_test::count_lines(large.out) == 3 + 2 + 271);
+  CHECK(large.out.find("\t-\t") == std::string::npos);
+  CHECK(bark_test::count_lines(large.out) == 1 + 3 + 2 + 271 + 1);
+  CHECK_THAT(large.out, EndsWith("\n# total: 276 files, ~13.1 GB to download, 0 B present\n"));
 
   auto small = run_cli({"download", "--list", "--small", "--only", "models", "--mirror", "http://127.0.0.1:9/"}, env);
   REQUIRE(small.exit_code == 0);
   CHECK(small.out ==
-        "text.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/text.pt\tmissing\n"
-        "coarse.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/coarse.pt\tmissing\n"
-        "fine.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/fine.pt\tmissing\n");
+        "# file\tsize\turl\tstatus (model directory: " + default_dir.string() + ")\n"
+        "text.pt\t~2.3 GB\thttp://127.0.0.1:9/suno/bark/resolve/main/text.pt\tmissing\n"
+        "coarse.pt\t~1.2 GB\thttp://127.0.0.1:9/suno/bark/resolve/main/coarse.pt\tmissing\n"
+        "fine.pt\t~1.0 GB\thttp://127.0.0.1:9/suno/bark/resolve/main/fine.pt\tmissing\n"
+        "# total: 3 files, ~4.6 GB to download, 0 B present\n");
+
+  // A file of the wrong size is reported as such, not as missing; a present one counts as present.
+  fs::create_directories(default_dir);
+  bark_test::write_text(default_dir / "vocab.txt", "abc");
+  fs::copy_file(bark_test::assets_dir() / "prompts" / "announcer.npz", default_dir / "announcer.npz");
+  fs::create_directories(default_dir / "prompts");
+  fs::rename(default_dir / "announcer.npz", default_dir / "prompts" / "announcer.npz");
+  auto wrong = run_cli({"download", "--list", "--only", "vocab,prompts"}, env);
+  REQUIRE(wrong.exit_code == 0);
+  CHECK_THAT(wrong.out, Contains("vocab.txt\t995526\thttps://huggingface.co/bert-base-multilingual-cased/resolve/main/"
+                                 "vocab.txt\twrong size: " + (default_dir / "vocab.txt").string() +
+                                 " has 3 bytes, expected 995526 (downloaded again)\n"));
+  CHECK_THAT(wrong.out, Contains("prompts/announcer.npz\t16794\t"));
+  CHECK_THAT(wrong.out, Contains("\tpresent at " + (default_dir / "prompts" / "announcer.npz").string() + "\n"));
+  CHECK_THAT(wrong.out, Contains("# total: 272 files, ") && Contains(" to download, 16.8 kB present\n"));
+  fs::remove_all(default_dir);
 
   // Options given before the subcommand count too.
   auto before = run_cli({"--small", "--model-dir", (home / "m").string(), "download", "--list", "--only", "models"}, env);
   REQUIRE(before.exit_code == 0);
-  CHECK_THAT(before.out, StartsWith("text.pt\t-\thttps://huggingface.co/suno/bark/resolve/main/text.pt\tmissing"));
+  CHECK_THAT(before.out, Contains("(model directory: " + (home / "m").string() + ")\n"
+                                  "text.pt\t~2.3 GB\thttps://huggingface.co/suno/bark/resolve/main/text.pt\tmissing"));
 
   env["BARK_DOWNLOAD_BASE_URL"] = "http://mirror.invalid";
   const auto suno = home / ".cache" / "suno" / "bark_v0";
@@ -391,7 +418,7 @@ TEST_CASE("download --list shows the built-in manifest's files and URLs, with --
   auto by_env = run_cli({"download", "--list", "--only", "models"}, env);
   REQUIRE(by_env.exit_code == 0);
   CHECK_THAT(by_env.out, Contains("http://mirror.invalid/suno/bark/resolve/main/text_2.pt\tmissing"));
-  CHECK_THAT(by_env.out, Contains("fine_2.pt\t-\thttp://mirror.invalid/suno/bark/resolve/main/fine_2.pt\tpresent at " +
+  CHECK_THAT(by_env.out, Contains("fine_2.pt\t~3.7 GB\thttp://mirror.invalid/suno/bark/resolve/main/fine_2.pt\tpresent at " +
                                   (suno / "fine_2.pt").string()));
 }
 

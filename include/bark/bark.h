@@ -1,6 +1,7 @@
 // Umbrella header of the bark library.
 #pragma once
 
+#include "bark/errors.h"
 #include "bark/export.h"
 #include "bark/generator.h"
 #include "bark/history_prompt.h"

@@ -11,8 +11,9 @@ namespace bark {
 
 // Reads a history prompt .npz (as written by numpy, upstream Bark or save_history_prompt).
 // Accepts any integer dtype, C or Fortran order, stored or deflated zip members.
-// Throws std::runtime_error (unreadable / corrupt file) or std::invalid_argument
-// (shapes or values outside what Bark accepts), naming the file.
+// Throws, naming the file, std::runtime_error when it cannot be opened (missing, no permission,
+// a directory) and std::invalid_argument for anything wrong with its content (not a zip,
+// truncated, not npy, missing arrays, non-integer dtype, shapes or values Bark does not accept).
 BARK_API HistoryPrompt load_history_prompt(const std::string& path);
 
 // Writes `prompt` as an uncompressed .npz (np.savez layout; int64 semantic, int64 codes) that

@@ -39,6 +39,14 @@ enum class Precision {
 BARK_API Precision parse_precision(const std::string& name);
 BARK_API const char* precision_name(Precision precision);
 
+// Largest PipelineOptions::num_threads accepted: 4 x the logical CPUs of the machine
+// (std::thread::hardware_concurrency(); 4 x 1 when unknown). More only adds contention.
+BARK_API int max_num_threads();
+
+// Smallest sampling temperature accepted: dividing the logits by less can overflow them (and
+// such a temperature is greedy decoding anyway).
+constexpr float MIN_TEMPERATURE = 1e-4f;
+
 struct PipelineOptions {
   // Directory holding the checkpoints, vocab.txt and prompts/ (see README, "Model directory").
   // Empty: $BARK_MODEL_DIR, then $XDG_CACHE_HOME/bark-cpp (~/.cache/bark-cpp).
@@ -56,7 +64,7 @@ struct PipelineOptions {
   // Intra-op threads of libtorch (and OpenBLAS) used by each call: a process-wide setting, applied
   // when the Pipeline is constructed (the last Pipeline constructed wins). 0 = number of physical
   // cores. Concurrent calls each use up to this many threads: a server that runs N calls at once
-  // on C cores should use about C / N here.
+  // on C cores should use about C / N here. At most max_num_threads().
   int num_threads = 0;
   // Fp32 reproduces upstream exactly; Fp16 is the optional fast mode (see Precision).
   Precision precision = Precision::Fp32;
@@ -70,7 +78,8 @@ struct PipelineOptions {
 };
 
 struct GenerationOptions {
-  // Sampling temperature for the semantic stage (bark text_temp).
+  // Sampling temperature for the semantic stage (bark text_temp). Every temperature must be
+  // finite and >= MIN_TEMPERATURE.
   float text_temp = 0.7f;
   // Sampling temperature for the coarse stage (bark waveform_temp).
   float waveform_temp = 0.7f;

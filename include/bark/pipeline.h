@@ -16,9 +16,10 @@
 // else runs at the same time (examples/concurrent_bark.cpp). Exception: with offload_cpu on a
 // GPU, calls are serialised (models move between devices).
 //
-// Errors: std::invalid_argument for bad input (empty text, unknown voice, invalid option),
-// std::runtime_error for the environment (missing or corrupt files, out of memory, a failing
-// tensor operation: one line, no backtrace), bark::Cancelled when on_progress returned false,
+// Errors: std::invalid_argument for bad input (empty text, unknown voice, invalid option, a
+// malformed voice .npz), std::runtime_error for the environment (missing or corrupt files, out of
+// memory, a failing tensor operation: one line, no backtrace) with bark::ModelFilesMissing
+// (bark/errors.h) for missing model files and voice presets, bark::Cancelled when on_progress returned false,
 // std::logic_error on a moved-from Pipeline. An exception thrown by on_progress propagates as is.
 #pragma once
 

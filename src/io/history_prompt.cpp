@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -66,13 +69,13 @@ std::vector<int64_t> integer_values(const io::NpyArray& a, const std::string& pa
   const size_t kind_pos = a.descr.find_first_not_of("<>|=");
   const char kind = kind_pos == std::string::npos ? '?' : a.descr[kind_pos];
   if (kind != 'i' && kind != 'u') {
-    throw std::runtime_error("history prompt '" + path + "': '" + key + "' must have an integer dtype, got '" +
-                             a.descr + "'");
+    throw std::invalid_argument("history prompt '" + path + "': '" + key + "' must have an integer dtype, got '" +
+                                a.descr + "'");
   }
   try {
     return a.to_int64();
   } catch (const std::exception& e) {
-    throw std::runtime_error("history prompt '" + path + "': '" + key + "': " + e.what());
+    throw std::invalid_argument("history prompt '" + path + "': '" + key + "': " + e.what());
   }
 }
 
@@ -125,19 +128,29 @@ void validate_history_prompt(const HistoryPrompt& prompt) {
 
 HistoryPrompt load_history_prompt(const std::string& path) {
   const std::string what = "history prompt '" + path + "'";
+  // One rule (docs/CLI.md, exit codes): a file that cannot be opened is the environment's fault
+  // (std::runtime_error); anything wrong with what it holds is the caller's input
+  // (std::invalid_argument), whether zip, npy, dtype, shape or values.
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    throw std::runtime_error(what + ": cannot open it (" + std::strerror(errno) + ")");
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(what + " is a directory");
   std::map<std::string, io::NpyArray> arrays;
   try {
     arrays = io::read_npz(path);
   } catch (const std::runtime_error& e) {
     // The zip/npy errors already name the file.
     const std::string msg = e.what();
-    throw std::runtime_error(msg.find(path) != std::string::npos ? "history prompt: " + msg : what + ": " + msg);
+    throw std::invalid_argument(msg.find(path) != std::string::npos ? "history prompt: " + msg : what + ": " + msg);
   }
   for (const char* key : {"semantic_prompt", "coarse_prompt", "fine_prompt"}) {
     if (arrays.count(key) == 0) {
       std::string present;
       for (const auto& [k, v] : arrays) present += (present.empty() ? "'" : ", '") + k + "'";
-      throw std::runtime_error(what + ": no array '" + key + "' (has " + (present.empty() ? "none" : present) +
+      throw std::invalid_argument(what + ": no array '" + key + "' (has " + (present.empty() ? "none" : present) +
                                "; expected semantic_prompt, coarse_prompt, fine_prompt)");
     }
   }

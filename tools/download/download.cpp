@@ -492,6 +492,7 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     f.md5 = str("md5", false);
     f.sha256 = str("sha256", false);
     f.size = integer("size");
+    f.approx_size = integer("approx_size");
     f.lines = integer("lines");
     const std::string base = str("base", true), url_path = str("url_path", true);
     const auto base_url = bases->find(base);
@@ -568,24 +569,45 @@ void run_download(const DownloadOptions& options) {
   std::unique_ptr<ProgressBar> prompts_bar;
   const size_t total_prompts = static_cast<size_t>(
       std::count_if(selected.begin(), selected.end(), [](const ManifestFile* f) { return f->group == "prompts"; }));
+  uint64_t list_missing = 0, list_present = 0;
+  bool list_approx = false;
+  if (options.list) std::printf("# file\tsize\turl\tstatus (model directory: %s)\n", dir.c_str());
   for (const ManifestFile* f : selected) {
     const fs::path dest = dir / f->path;
-    std::string present;
+    std::string present, wrong_size;
     std::error_code ec;
     if (fs::is_regular_file(dest, ec)) {
       const uint64_t size = fs::file_size(dest, ec);
       if (f->size < 0 || (!ec && size == static_cast<uint64_t>(f->size))) {
         present = dest.string();
-      } else if (!options.silent && !options.list) {
-        std::fprintf(stderr, "%s: size %s differs from the manifest's %s; downloading it again\n", dest.c_str(),
-                     std::to_string(size).c_str(), std::to_string(f->size).c_str());
+      } else {
+        wrong_size = dest.string() + " has " + std::to_string(size) + " bytes, expected " + std::to_string(f->size);
+        if (!options.silent && !options.list) {
+          std::fprintf(stderr, "%s: size %s differs from the manifest's %s; downloading it again\n", dest.c_str(),
+                       std::to_string(size).c_str(), std::to_string(f->size).c_str());
+        }
       }
     } else if (ModelFile mf; model_file_of(f->path, options.small, &mf)) {
       present = find_model_file(mf, options.model_dir, options.small);
     }
     if (options.list) {
-      std::printf("%s\t%s\t%s\t%s\n", f->path.c_str(), f->size >= 0 ? std::to_string(f->size).c_str() : "-",
-                  f->url.c_str(), present.empty() ? "missing" : ("present at " + present).c_str());
+      // Exact sizes where the manifest has them; the checkpoints have an md5 instead, and their
+      // approximate size (huggingface.co's listing) is shown as "~5.4 GB".
+      std::string size = "-";
+      uint64_t bytes = 0;
+      if (f->size >= 0) {
+        bytes = static_cast<uint64_t>(f->size);
+        size = std::to_string(f->size);
+      } else if (f->approx_size >= 0) {
+        bytes = static_cast<uint64_t>(f->approx_size);
+        size = "~" + format_bytes(bytes);
+        list_approx = true;
+      }
+      (present.empty() ? list_missing : list_present) += bytes;
+      const std::string status = !present.empty() ? "present at " + present
+                                 : !wrong_size.empty() ? "wrong size: " + wrong_size + " (downloaded again)"
+                                                       : "missing";
+      std::printf("%s\t%s\t%s\t%s\n", f->path.c_str(), size.c_str(), f->url.c_str(), status.c_str());
       continue;
     }
     if (f->group == "prompts") {
@@ -609,6 +631,10 @@ void run_download(const DownloadOptions& options) {
                        ? (f->sha256.empty() ? ", md5 verified" : ", sha256 verified")
                        : "");
     }
+  }
+  if (options.list) {
+    std::printf("# total: %zu files, %s%s to download, %s present\n", selected.size(), list_approx ? "~" : "",
+                format_bytes(list_missing).c_str(), format_bytes(list_present).c_str());
   }
   if (prompts_bar) prompts_bar->finish();
   if (!options.list && !options.silent) {

@@ -28,6 +28,7 @@ struct ManifestFile {
   int64_t lines = -1;   // vocab: number of lines; -1 = unchecked
   std::string md5;      // hex, may be empty
   std::string sha256;   // hex, may be empty
+  int64_t approx_size = -1;  // bytes, shown by `--list` where `size` is unknown; never checked
 };
 
 // Groups of `--only`, in download order.
@@ -57,7 +58,8 @@ struct DownloadOptions {
   std::string mirror;
   // Manifest file to use instead of the embedded one.
   std::string manifest_path;
-  // Print what would be fetched (path, size, URL, or where it is already present) on stdout.
+  // Print what would be fetched on stdout: a header line, then per file its path, size, URL and
+  // status (missing, present at PATH, wrong size), then a total line. Header and total start with '#'.
   bool list = false;
   // Check md5/sha256 where the manifest has them.
   bool verify_checksums = true;
