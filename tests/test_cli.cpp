@@ -129,7 +129,7 @@ TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
       {{"hi", "--waveform-temp", "0"}, "temperature must be a number > 0, got '0'"},
       {{"hi", "--waveform-temp", "nan"}, "temperature must be a number > 0"},
       {{"hi", "--format", "mp3"}, "--format: mp3 not in {pcm16,f32}"},
-      {{"hi", "--precision", "int8"}, "--precision: int8 not in {fp32,fp16}"},
+      {{"hi", "--precision", "int4"}, "--precision: int4 not in {fp32,fp16,int8}"},
       {{"hi", "--threads", "-2"}, "--threads"},
       {{"hi", "--seed", "x"}, "--seed"},
       {{"hi", "--text-file", (root / "t.txt").string()}, "excludes"},

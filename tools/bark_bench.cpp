@@ -41,6 +41,7 @@
 
 #include "bark/options.h"
 #include "cpu_threads.h"
+#include "engine/model_store.h"
 #include "generation/constants.h"
 #include "generation/generation.h"
 #include "io/checkpoint.h"
@@ -267,7 +268,9 @@ struct Options {
   std::string checkpoint;
   std::string json;
   uint64_t seed = 0;
-  std::string precision = "fp32";  // fp16: the fast mode of the text and coarse models
+  std::string precision = "fp32";  // fp16 / int8: the fast modes (bark::Precision)
+  std::string fine_fast = "auto";  // auto: on in the fast precisions (GenerationOptions::fine_fast)
+  bool fine_fast_on() const { return fine_fast == "on" || (fine_fast == "auto" && precision != "fp32"); }
 };
 
 struct LoadResult {
@@ -357,10 +360,11 @@ int64_t bench_frames(double audio_seconds) {
   return static_cast<int64_t>(std::floor(audio_seconds * gen::COARSE_RATE_HZ + 1e-9));
 }
 
-void run_fine(const models::FineGPT& model, double audio_seconds, StageResult& r) {
+void run_fine(const models::FineGPT& model, double audio_seconds, bool fast, StageResult& r) {
   const gen::Codes coarse = bench_codes(gen::N_COARSE_CODEBOOKS, bench_frames(audio_seconds), 31, 17);
   gen::FineOptions fo;
   fo.temp = 0.5;
+  fo.fast = fast;
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
   const auto out = gen::generate_fine(model, coarse, nullptr, fo);
@@ -418,8 +422,9 @@ std::optional<double> end_to_end_seconds(const Report& r, double* semantic_est) 
 
 void print_table(const Report& r, std::FILE* out) {
   const auto& t = r.threads;
-  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s, audio %.2f s, %d run(s)%s\n", r.opt.size.c_str(),
-               r.opt.precision.c_str(), audio_frames_seconds(r), r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
+  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s%s, audio %.2f s, %d run(s)%s\n", r.opt.size.c_str(),
+               r.opt.precision.c_str(), r.opt.fine_fast_on() ? " (fine fast)" : "", audio_frames_seconds(r),
+               r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
   std::fprintf(out, "threads: torch %d (interop %d), OpenBLAS %d | OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s "
                "OMP_WAIT_POLICY=%s\n",
                t.torch_threads, t.torch_interop_threads, t.openblas_threads, t.omp_num_threads.c_str(),
@@ -470,6 +475,7 @@ std::string to_json(const Report& r) {
   j["impl"] = "bark.cpp";
   j["size"] = r.opt.size;
   j["precision"] = r.opt.precision;
+  j["fine_fast"] = r.opt.fine_fast_on();
   j["audio_seconds"] = audio_frames_seconds(r);
   j["repeat"] = r.opt.repeat;
   j["warmup"] = r.opt.warmup;
@@ -629,9 +635,11 @@ int run(const Options& opt) {
     codec = std::make_unique<models::Encodec>(cc);
     load_random(*codec);
   }
-  if (bark::parse_precision(opt.precision) == bark::Precision::Fp16) {  // as Pipeline does after loading
-    if (text) text->to_half();
-    if (coarse) coarse->to_half();
+  {  // as Pipeline does after loading
+    const bark::Precision p = bark::parse_precision(opt.precision);
+    if (text) text->convert_weights(bark::engine::gpt_weight_plan(p));
+    if (coarse) coarse->convert_weights(bark::engine::gpt_weight_plan(p));
+    if (fine) fine->convert_weights(bark::engine::fine_weight_plan(p));
   }
   rep.init_seconds = seconds_since(t_init);
   rep.rss_after_init_mb = current_rss_mb();
@@ -650,7 +658,7 @@ int run(const Options& opt) {
       if (!opt.fixed_threads) bark::adapt_threads_to_load(configured_threads);
       if (s == "semantic") run_semantic(*text, opt.steps, r);
       if (s == "coarse") run_coarse(*coarse, opt.audio_seconds, r);
-      if (s == "fine") run_fine(*fine, opt.audio_seconds, r);
+      if (s == "fine") run_fine(*fine, opt.audio_seconds, opt.fine_fast_on(), r);
       if (s == "codec") run_codec(*codec, opt.audio_seconds, r);
       std::fprintf(stderr, "%s %s %d: %.3f s (cpu %.3f s)\n", keep ? "round" : "warm-up", s.c_str(),
                    keep ? round + 1 : -round, r.seconds.runs.back(), r.cpu_seconds.runs.back());
@@ -694,8 +702,11 @@ int main(int argc, char** argv) {
                  "time loading this upstream-format checkpoint (scripts/bench_reference.py --write-checkpoint)");
   app.add_option("--json", opt.json, "write the results as JSON to this file ('-' = stdout, table to stderr)");
   app.add_option("--seed", opt.seed, "seed of the random weights");
-  app.add_option("--precision", opt.precision, "fp32 (exact, default) or fp16 (fast mode of the text and coarse models)")
-      ->check(CLI::IsMember({"fp32", "fp16"}));
+  app.add_option("--precision", opt.precision, "fp32 (exact, default), fp16 or int8 (the fast modes, bark::Precision)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+  app.add_option("--fine-fast", opt.fine_fast,
+                 "fine stage on the real frames only: auto (on with fp16 / int8), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   CLI11_PARSE(app, argc, argv);
   try {
     return run(opt);

@@ -131,8 +131,8 @@ int main(int argc, char** argv) {
   app.add_flag("--offload", pipe_opts.offload_cpu, "Keep idle models on the CPU (less GPU memory)");
   app.add_option("--threads", pipe_opts.num_threads, "CPU threads (0 = physical cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--precision", precision,
-                 "fp32: exact, same tokens as upstream Bark; fp16: faster, drifts (docs/PERFORMANCE.md)")
-      ->capture_default_str()->check(CLI::IsMember({"fp32", "fp16"}, CLI::ignore_case));
+                 "fp32: exact, same tokens as upstream Bark; fp16, int8: faster, drift (docs/PERFORMANCE.md)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "fp16", "int8"}, CLI::ignore_case));
   app.add_option("--save-prompt", save_prompt, "Also save the generation as a history prompt PATH.npz");
   app.add_option("--format", format, "WAV sample format: pcm16 or f32")->capture_default_str()
       ->check(CLI::IsMember({"pcm16", "f32"}));

@@ -77,6 +77,10 @@ Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& sema
 
 struct FineOptions {
   std::optional<double> temp = 0.5;  // nullopt: argmax
+  // Fast variant: a clip shorter than the 1024-frame window is run as a window of its own length
+  // (history + real frames) instead of being padded to 1024 frames whose padding is computed and
+  // sampled too. Different tokens from upstream's.
+  bool fast = false;
   at::Generator generator;           // as SamplingOptions::generator
   StepProgress progress;
 };
