@@ -66,13 +66,14 @@ class RowPool {
   void ensure_helpers(int n) {
     while (static_cast<int>(helpers_.size()) < n) {
       const int index = static_cast<int>(helpers_.size()) + 1;
-      helpers_.emplace_back([this, index] { loop(index); });
+      // the epoch before this call publishes its job: a helper that starts late still sees it
+      const uint64_t seen = epoch_.load(std::memory_order_acquire);
+      helpers_.emplace_back([this, index, seen] { loop(index, seen); });
       helpers_.back().detach();
     }
   }
 
-  void loop(int index) {
-    uint64_t seen = epoch_.load(std::memory_order_acquire);
+  void loop(int index, uint64_t seen) {
     for (;;) {
       // spin for a while, then sleep until the next call
       const auto until = std::chrono::steady_clock::now() + kSpin;
