@@ -131,6 +131,20 @@ BARK_TARGET void rows_avx2(const W* w, const double* scales, const float* x, int
   }
 }
 
+// rows [begin, end) of an int8 weight (rows, cols) -> fp32: q * scale, as dequantize() computes it
+BARK_TARGET void dequantize_rows_avx2(const int8_t* q, const double* scales, float* dst, int64_t cols, int64_t begin,
+                                      int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float s = static_cast<float>(scales[r]);
+    const __m256 vs = _mm256_set1_ps(s);
+    const int8_t* qr = q + r * cols;
+    float* dr = dst + r * cols;
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(dr + c, _mm256_mul_ps(load8(qr + c), vs));
+    for (; c < cols; ++c) dr[c] = static_cast<float>(qr[c]) * s;
+  }
+}
+
 BARK_TARGET void widen_avx2(const c10::Half* src, float* dst, int64_t begin, int64_t end) {
   int64_t i = begin;
   for (; i + 8 <= end; i += 8) _mm256_storeu_ps(dst + i, load8(src + i));
@@ -164,6 +178,30 @@ at::Tensor half_to_float(const at::Tensor& half) {
     if (vec) return widen_avx2(src, dst, begin, end);
 #endif
     for (int64_t i = begin; i < end; ++i) dst[i] = static_cast<float>(src[i]);
+  });
+  return out;
+}
+
+at::Tensor int8_to_float(const at::Tensor& weight) {
+  TORCH_CHECK(weight.dim() == 2 && weight.is_contiguous() && weight.qscheme() == at::kPerChannelAffine &&
+                  weight.q_per_channel_axis() == 0,
+              "int8_to_float: expects a contiguous 2-D int8 weight quantized per output channel");
+  const int64_t rows = weight.size(0), cols = weight.size(1);
+  const at::Tensor scales = weight.q_per_channel_scales().to(at::kDouble).contiguous();
+  at::Tensor out = at::empty({rows, cols}, at::TensorOptions().dtype(at::kFloat));
+  const int8_t* q = static_cast<const int8_t*>(weight.data_ptr());
+  const double* sp = scales.data_ptr<double>();
+  float* dst = out.data_ptr<float>();
+  const bool vec = lowp_kernels_vectorized();
+  (void)vec;
+  parallel_rows(rows, /*align=*/1, /*min_rows=*/64, [&](int64_t begin, int64_t end) {
+#ifdef BARK_LOWP_X86
+    if (vec) return dequantize_rows_avx2(q, sp, dst, cols, begin, end);
+#endif
+    for (int64_t r = begin; r < end; ++r) {
+      const float s = static_cast<float>(sp[r]);
+      for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = static_cast<float>(q[r * cols + c]) * s;
+    }
   });
   return out;
 }
@@ -214,7 +252,7 @@ at::Tensor weight_to_float(const at::Tensor& weight) {
   switch (weight_format(weight)) {
     case WeightFormat::Fp32: return weight;
     case WeightFormat::Fp16: return weight.device().is_cpu() ? half_to_float(weight) : weight.to(at::kFloat);
-    case WeightFormat::Int8: return weight.dequantize();
+    case WeightFormat::Int8: return weight.is_cpu() ? int8_to_float(weight) : weight.dequantize();
   }
   return weight;
 }
