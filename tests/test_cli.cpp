@@ -569,3 +569,62 @@ TEST_CASE("bark-cli -v shows the library's debug lines, --save-prompt needs .npz
   CHECK_THAT(bad.err, Contains("must end with .npz"));
   CHECK_FALSE(fs::exists(root / "o.wav"));  // refused before generating
 }
+
+TEST_CASE("bark-cli --lines writes one file per line, each the same as that line spoken alone", "[cli][batch]") {
+  const auto root = bark_test::unique_temp_dir("cli_lines");
+  const auto dir = make_model_dir(root);
+  const auto env = bark_test::clean_env(root / "home");
+  // three requests (blank lines skipped), one of them longer than one segment at 45 characters
+  bark_test::write_text(root / "lines.txt",
+                        "Hello there.\n\n   \nA second line, a little longer.\r\n"
+                        "This third line is long enough for two segments. It has two sentences.\n");
+  const std::vector<std::string> common{"--small", "--threads", "1", "--model-dir", dir.string(),
+                                        "--max-duration", "1", "--max-segment-chars", "45"};
+  auto args = common;
+  for (const std::string& a : {std::string("--text-file"), (root / "lines.txt").string(), std::string("--lines"),
+                               std::string("--seed"), std::string("7"), std::string("--max-batch"), std::string("2"),
+                               std::string("-o"), (root / "out").string()}) {
+    args.push_back(a);
+  }
+  const auto r = run_cli(args, env);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Contains("3 lines"));
+  for (const char* name : {"0001.wav", "0002.wav", "0003.wav"}) CHECK(fs::exists(root / "out" / name));
+  CHECK_FALSE(fs::exists(root / "out" / "0004.wav"));
+  // line i == bark-cli "<line i>" --seed 7 + i - 1
+  const std::vector<std::string> lines = {"Hello there.", "A second line, a little longer.",
+                                          "This third line is long enough for two segments. It has two sentences."};
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto one = common;
+    for (const std::string& a : {lines[i], std::string("--seed"), std::to_string(7 + i), std::string("-o"),
+                                 (root / ("alone" + std::to_string(i) + ".wav")).string()}) {
+      one.push_back(a);
+    }
+    const auto alone = run_cli(one, env);
+    INFO(alone.err);
+    REQUIRE(alone.exit_code == 0);
+    char name[16];
+    std::snprintf(name, sizeof name, "%04zu.wav", i + 1);
+    CHECK(bark_test::slurp_text(root / ("alone" + std::to_string(i) + ".wav")) ==
+          bark_test::slurp_text(root / "out" / name));
+  }
+  // misuse: --lines without -o, with -o -, --max-batch without --lines, a file in the way
+  auto no_out = common;
+  for (const std::string& a : {std::string("--text-file"), (root / "lines.txt").string(), std::string("--lines")}) {
+    no_out.push_back(a);
+  }
+  auto e1 = run_cli(no_out, env);
+  CHECK(e1.exit_code == 2);
+  CHECK_THAT(e1.err, Contains("--lines needs -o DIR"));
+  auto e2 = run_cli({"Hi.", "--max-batch", "4", "--model-dir", dir.string(), "--small"}, env);
+  CHECK(e2.exit_code == 2);
+  CHECK_THAT(e2.err, Contains("--max-batch applies to --lines only"));
+  bark_test::write_text(root / "afile", "x");
+  auto in_the_way = no_out;
+  in_the_way.push_back("-o");
+  in_the_way.push_back((root / "afile").string());
+  auto e3 = run_cli(in_the_way, env);
+  CHECK(e3.exit_code == 2);
+  CHECK_THAT(e3.err, Contains("not a directory"));
+}

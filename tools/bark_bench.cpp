@@ -249,9 +249,11 @@ struct StageResult {
   Stat seconds, cpu_seconds;
   int64_t units = 0;
   std::string unit = "token";
-  // semantic only
+  // semantic only (per sequence: prefill; per batched step: decode_seconds_per_token)
   Stat prefill_seconds, decode_seconds_per_token, decode_cpu_seconds_per_token;
   int64_t decode_steps = 0;
+  // semantic and coarse: KV-cached decoding throughput of the batch (tokens of all rows per second)
+  Stat decode_tokens_per_s;
   // coarse / fine / codec
   int64_t frames = 0;
 };
@@ -272,6 +274,7 @@ struct Options {
   bool drift = false;              // --drift: logits of --precision vs fp32 instead of timings
   std::string fine_fast = "auto";  // auto: on in the fast precisions (GenerationOptions::fine_fast)
   bool fine_fast_on() const { return fine_fast == "on" || (fine_fast == "auto" && precision != "fp32"); }
+  int batch = 1;  // sequences decoded together (semantic, coarse); fine and codec run B times
 };
 
 struct LoadResult {
@@ -291,59 +294,83 @@ std::vector<int64_t> bench_encoded_text() {
   return ids;
 }
 
-void run_semantic(const models::GPT& model, int steps, StageResult& r) {
-  gen::SemanticOptions so;
-  so.sampling.temp = 0.7;
-  so.allow_early_stop = false;
-  so.min_eos_p = std::nullopt;
-  so.use_kv_caching = true;
-  // generate_text_semantic stops once the generated duration exceeds this: steps + 1 tokens,
-  // i.e. the prefill step and `steps` decode steps.
-  so.max_gen_duration_s = (static_cast<double>(steps) + 0.5) / gen::SEMANTIC_RATE_HZ;
-  Clock::time_point t_first{};
-  double cpu_first = 0;
-  so.progress = [&](int64_t done, int64_t) {
-    if (done == 1) {
-      t_first = Clock::now();
-      cpu_first = cpu_seconds();
-    }
-  };
-  const auto text = bench_encoded_text();
-  const double cpu0 = cpu_seconds();
-  const auto t0 = Clock::now();
-  const auto out = gen::generate_text_semantic(model, text, nullptr, so);
-  const auto t_end = Clock::now();
-  const double cpu_end = cpu_seconds();
-  if (static_cast<int>(out.size()) != steps + 1) {
-    throw std::runtime_error("semantic: expected " + std::to_string(steps + 1) + " tokens, got " +
-                             std::to_string(out.size()));
-  }
-  const double prefill = std::chrono::duration<double>(t_first - t0).count();
-  const double decode = std::chrono::duration<double>(t_end - t_first).count();
-  r.ran = true;
-  r.seconds.runs.push_back(prefill + decode);
-  r.prefill_seconds.runs.push_back(prefill);
-  r.decode_seconds_per_token.runs.push_back(decode / steps);
-  r.decode_cpu_seconds_per_token.runs.push_back((cpu_end - cpu_first) / steps);
-  r.cpu_seconds.runs.push_back(cpu_end - cpu0);
-  r.decode_steps = steps;
-  r.units = steps + 1;
+at::Generator row_generator(uint64_t seed) {
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return g;
 }
 
-void run_coarse(const models::GPT& model, double audio_seconds, StageResult& r) {
-  std::vector<int64_t> semantic(static_cast<size_t>(gen::py_round(audio_seconds * gen::SEMANTIC_RATE_HZ)));
-  for (size_t i = 0; i < semantic.size(); ++i) semantic[i] = static_cast<int64_t>((i * 7919 + 13) % 10'000);
-  gen::CoarseOptions co;
-  co.sampling.temp = 0.7;
-  co.use_kv_caching = true;
+// B sequences (batch B) through generate_text_semantic_batch: B prefills, then `steps` batched
+// decode steps. Prefill time is per sequence; decode time per batched step (B tokens).
+void run_semantic(const models::GPT& model, int steps, int batch, uint64_t seed, StageResult& r) {
+  std::vector<gen::SemanticJob> jobs;
+  for (int b = 0; b < batch; ++b) {
+    gen::SemanticJob job;
+    job.encoded_text = bench_encoded_text();
+    gen::SemanticOptions& so = job.options;
+    so.sampling.temp = 0.7;
+    so.sampling.generator = row_generator(seed + static_cast<uint64_t>(b));
+    so.allow_early_stop = false;
+    so.min_eos_p = std::nullopt;
+    so.use_kv_caching = true;
+    // generate_text_semantic stops once the generated duration exceeds this: steps + 1 tokens,
+    // i.e. the prefill step and `steps` decode steps.
+    so.max_gen_duration_s = (static_cast<double>(steps) + 0.5) / gen::SEMANTIC_RATE_HZ;
+    jobs.push_back(std::move(job));
+  }
+  gen::BatchStats stats;
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
-  const auto out = gen::generate_coarse(model, semantic, nullptr, co);
+  const auto out = gen::generate_text_semantic_batch(model, jobs, batch, &stats);
+  const double total = seconds_since(t0);
+  const double cpu_total = cpu_seconds() - cpu0;
+  for (const auto& row : out) {
+    if (row.error) std::rethrow_exception(row.error);
+    if (static_cast<int>(row.value.size()) != steps + 1) {
+      throw std::runtime_error("semantic: expected " + std::to_string(steps + 1) + " tokens, got " +
+                               std::to_string(row.value.size()));
+    }
+  }
+  if (stats.decode_steps != steps) throw std::runtime_error("semantic: decode steps were not batched as expected");
+  const double prefill = stats.full_forward_seconds / batch;
+  const double step = stats.decode_seconds / static_cast<double>(stats.decode_steps);
+  r.ran = true;
+  r.seconds.runs.push_back(total);
+  r.prefill_seconds.runs.push_back(prefill);
+  r.decode_seconds_per_token.runs.push_back(step);
+  // the CPU time of the decode part, in proportion to its wall time (no clock inside the loop)
+  r.decode_cpu_seconds_per_token.runs.push_back(cpu_total * (stats.decode_seconds / total) / steps);
+  r.decode_tokens_per_s.runs.push_back(static_cast<double>(stats.decoded_tokens) / stats.decode_seconds);
+  r.cpu_seconds.runs.push_back(cpu_total);
+  r.decode_steps = steps;
+  r.units = static_cast<int64_t>(batch) * (steps + 1);
+}
+
+void run_coarse(const models::GPT& model, double audio_seconds, int batch, uint64_t seed, StageResult& r) {
+  std::vector<int64_t> semantic(static_cast<size_t>(gen::py_round(audio_seconds * gen::SEMANTIC_RATE_HZ)));
+  for (size_t i = 0; i < semantic.size(); ++i) semantic[i] = static_cast<int64_t>((i * 7919 + 13) % 10'000);
+  std::vector<gen::CoarseJob> jobs;
+  for (int b = 0; b < batch; ++b) {
+    gen::CoarseJob job;
+    job.semantic = &semantic;
+    job.options.sampling.temp = 0.7;
+    job.options.sampling.generator = row_generator(seed + static_cast<uint64_t>(b));
+    job.options.use_kv_caching = true;
+    jobs.push_back(std::move(job));
+  }
+  gen::BatchStats stats;
+  const double cpu0 = cpu_seconds();
+  const auto t0 = Clock::now();
+  const auto out = gen::generate_coarse_batch(model, jobs, batch, &stats);
   r.seconds.runs.push_back(seconds_since(t0));
   r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
+  for (const auto& row : out) {
+    if (row.error) std::rethrow_exception(row.error);
+  }
   r.ran = true;
-  r.frames = out.cols;
-  r.units = out.rows * out.cols;
+  r.frames = out[0].value.cols;
+  r.units = static_cast<int64_t>(batch) * out[0].value.rows * out[0].value.cols;
+  r.prefill_seconds.runs.push_back(stats.full_forward_seconds);
+  r.decode_tokens_per_s.runs.push_back(static_cast<double>(stats.decoded_tokens) / stats.decode_seconds);
 }
 
 gen::Codes bench_codes(int64_t rows, int64_t frames, int64_t a, int64_t b) {
@@ -361,31 +388,34 @@ int64_t bench_frames(double audio_seconds) {
   return static_cast<int64_t>(std::floor(audio_seconds * gen::COARSE_RATE_HZ + 1e-9));
 }
 
-void run_fine(const models::FineGPT& model, double audio_seconds, bool fast, StageResult& r) {
+// Fine and codec are matrix-matrix work already: a batch runs its rows one after the other.
+void run_fine(const models::FineGPT& model, double audio_seconds, int batch, bool fast, StageResult& r) {
   const gen::Codes coarse = bench_codes(gen::N_COARSE_CODEBOOKS, bench_frames(audio_seconds), 31, 17);
   gen::FineOptions fo;
   fo.temp = 0.5;
   fo.fast = fast;
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
-  const auto out = gen::generate_fine(model, coarse, nullptr, fo);
+  gen::Codes out;
+  for (int b = 0; b < batch; ++b) out = gen::generate_fine(model, coarse, nullptr, fo);
   r.seconds.runs.push_back(seconds_since(t0));
   r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
   r.ran = true;
   r.frames = out.cols;
-  r.units = (gen::N_FINE_CODEBOOKS - gen::N_COARSE_CODEBOOKS) * out.cols;  // codes predicted
+  r.units = static_cast<int64_t>(batch) * (gen::N_FINE_CODEBOOKS - gen::N_COARSE_CODEBOOKS) * out.cols;  // codes predicted
 }
 
-void run_codec(const models::Encodec& codec, double audio_seconds, StageResult& r) {
+void run_codec(const models::Encodec& codec, double audio_seconds, int batch, StageResult& r) {
   const gen::Codes fine = bench_codes(gen::N_FINE_CODEBOOKS, bench_frames(audio_seconds), 131, 37);
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
-  const auto audio = gen::codec_decode(codec, fine);
+  std::vector<float> audio;
+  for (int b = 0; b < batch; ++b) audio = gen::codec_decode(codec, fine);
   r.seconds.runs.push_back(seconds_since(t0));
   r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
   r.ran = true;
   r.frames = fine.cols;
-  r.units = fine.cols;
+  r.units = static_cast<int64_t>(batch) * fine.cols;
   r.unit = "frame";
   for (float v : audio) {
     if (!std::isfinite(v)) throw std::runtime_error("codec: random-weight decoder produced a non-finite sample");
@@ -408,6 +438,9 @@ double audio_frames_seconds(const Report& r) {
   return static_cast<double>(bench_frames(r.opt.audio_seconds)) / gen::COARSE_RATE_HZ;
 }
 
+// Audio of all B utterances.
+double batch_audio_seconds(const Report& r) { return r.opt.batch * audio_frames_seconds(r); }
+
 // Seconds for one utterance of audio_seconds: measured stages plus the extrapolated semantic stage.
 std::optional<double> end_to_end_seconds(const Report& r, double* semantic_est) {
   for (const char* s : {"semantic", "coarse", "fine", "codec"}) {
@@ -416,16 +449,17 @@ std::optional<double> end_to_end_seconds(const Report& r, double* semantic_est) 
   }
   const auto& sem = r.stages.at("semantic");
   const double n_sem = static_cast<double>(gen::py_round(r.opt.audio_seconds * gen::SEMANTIC_RATE_HZ));
-  *semantic_est = sem.prefill_seconds.median() + (n_sem - 1) * sem.decode_seconds_per_token.median();
+  // B prefills, then n_sem - 1 batched steps of B tokens
+  *semantic_est = r.opt.batch * sem.prefill_seconds.median() + (n_sem - 1) * sem.decode_seconds_per_token.median();
   return *semantic_est + r.stages.at("coarse").seconds.median() + r.stages.at("fine").seconds.median() +
          r.stages.at("codec").seconds.median();
 }
 
 void print_table(const Report& r, std::FILE* out) {
   const auto& t = r.threads;
-  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s%s, audio %.2f s, %d run(s)%s\n", r.opt.size.c_str(),
-               r.opt.precision.c_str(), r.opt.fine_fast_on() ? " (fine fast)" : "", audio_frames_seconds(r),
-               r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
+  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s%s, batch %d, audio %.2f s, %d run(s)%s\n",
+               r.opt.size.c_str(), r.opt.precision.c_str(), r.opt.fine_fast_on() ? " (fine fast)" : "", r.opt.batch,
+               audio_frames_seconds(r), r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
   std::fprintf(out, "threads: torch %d (interop %d), OpenBLAS %d | OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s "
                "OMP_WAIT_POLICY=%s\n",
                t.torch_threads, t.torch_interop_threads, t.openblas_threads, t.omp_num_threads.c_str(),
@@ -443,21 +477,31 @@ void print_table(const Report& r, std::FILE* out) {
     if (std::string(name) == "semantic") {
       const double n = static_cast<double>(s.decode_steps);
       const double cpu_prefill = s.cpu_seconds.median() - s.decode_cpu_seconds_per_token.median() * n;
-      row("semantic prefill", s.prefill_seconds.median(), s.prefill_seconds.min(), cpu_prefill, 1.0,
-          "513 ids (257 positions) + 1st token");
+      row("semantic prefill", s.prefill_seconds.median(), s.prefill_seconds.min(), cpu_prefill / r.opt.batch, 1.0,
+          "513 ids (257 positions) + 1st token, per sequence");
       const double d = s.decode_seconds_per_token.median();
       row("semantic decode", d * n, s.decode_seconds_per_token.min() * n, s.decode_cpu_seconds_per_token.median() * n,
-          n, std::to_string(s.decode_steps) + " tokens (KV cache)");
+          n * r.opt.batch,
+          std::to_string(s.decode_steps) + " steps x " + std::to_string(r.opt.batch) + " rows (KV cache)");
     } else {
       std::string work = std::to_string(s.units) + " " + s.unit + "s";
       if (s.unit == "token") work += ", " + std::to_string(s.frames) + " frames";
+      if (r.opt.batch > 1) work += " (" + std::to_string(r.opt.batch) + " sequences)";
+      if (std::string(name) == "coarse" && !s.decode_tokens_per_s.runs.empty()) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "; prefills %.2f s, decode %.1f tokens/s", s.prefill_seconds.median(),
+                      s.decode_tokens_per_s.median());
+        work += buf;
+      }
       row(name, s.seconds.median(), s.seconds.min(), s.cpu_seconds.median(), static_cast<double>(s.units), work);
     }
   }
   double sem_est = 0;
   if (auto e2e = end_to_end_seconds(r, &sem_est)) {
-    std::fprintf(out, "end to end: %.2f s for %.2f s of audio (semantic %.2f s extrapolated), real-time factor %.3f\n",
-                 *e2e, audio_frames_seconds(r), sem_est, *e2e / audio_frames_seconds(r));
+    std::fprintf(out,
+                 "end to end: %.2f s for %.2f s of audio (semantic %.2f s extrapolated), real-time factor %.3f, "
+                 "%.3f s of audio per second\n",
+                 *e2e, batch_audio_seconds(r), sem_est, *e2e / batch_audio_seconds(r), batch_audio_seconds(r) / *e2e);
   }
   if (r.load.ran) {
     std::fprintf(out, "checkpoint load: %.2f s (cpu %.2f s) for %.0f MB (%s), peak RSS after load %.0f MB\n",
@@ -477,6 +521,7 @@ std::string to_json(const Report& r) {
   j["size"] = r.opt.size;
   j["precision"] = r.opt.precision;
   j["fine_fast"] = r.opt.fine_fast_on();
+  j["batch"] = r.opt.batch;
   j["audio_seconds"] = audio_frames_seconds(r);
   j["repeat"] = r.opt.repeat;
   j["warmup"] = r.opt.warmup;
@@ -498,7 +543,7 @@ std::string to_json(const Report& r) {
                       {"decode_seconds_per_token", json_stat(s.decode_seconds_per_token)},
                       {"decode_cpu_seconds_per_token", json_stat(s.decode_cpu_seconds_per_token)},
                       {"decode_ms_per_token", 1000 * d},
-                      {"decode_tokens_per_s", 1 / d},
+                      {"decode_tokens_per_s", s.decode_tokens_per_s.median()},
                       {"seconds", json_stat(s.seconds)},
                       {"cpu_seconds", json_stat(s.cpu_seconds)}};
     } else {
@@ -510,13 +555,19 @@ std::string to_json(const Report& r) {
                       {"cpu_seconds", json_stat(s.cpu_seconds)},
                       {"ms_per_unit", 1000 * m / static_cast<double>(s.units)},
                       {"units_per_s", static_cast<double>(s.units) / m}};
+      if (!s.decode_tokens_per_s.runs.empty()) {
+        stages[name]["prefill_seconds"] = json_stat(s.prefill_seconds);
+        stages[name]["decode_tokens_per_s"] = s.decode_tokens_per_s.median();
+      }
     }
   }
   double sem_est = 0;
   if (const auto e2e = end_to_end_seconds(r, &sem_est)) {
     j["end_to_end"] = {{"seconds", *e2e},
                        {"semantic_seconds_extrapolated", sem_est},
-                       {"rtf", *e2e / audio_frames_seconds(r)}};
+                       {"audio_seconds", batch_audio_seconds(r)},
+                       {"rtf", *e2e / batch_audio_seconds(r)},
+                       {"audio_seconds_per_second", batch_audio_seconds(r) / *e2e}};
   } else {
     j["end_to_end"] = nullptr;
   }
@@ -682,6 +733,7 @@ int run(const Options& opt) {
   }
   if (opt.repeat < 1 || opt.warmup < 0) throw std::invalid_argument("--repeat must be >= 1 and --warmup >= 0");
   if (opt.threads < 0) throw std::invalid_argument("--threads must be >= 0");
+  if (opt.batch < 1 || opt.batch > 64) throw std::invalid_argument("--batch must be in [1, 64]");
   // as bark::Pipeline does: torch's and OpenBLAS's pools alike, and fewer for a stage that starts
   // while other processes keep the cores busy (--fixed-threads: never fewer)
   const int configured_threads = bark::set_cpu_threads(opt.threads);
@@ -772,10 +824,10 @@ int run(const Options& opt) {
       StageResult& r = keep ? rep.stages[s] : scratch;
       manual_seed(opt.seed + 1);
       if (!opt.fixed_threads) bark::adapt_threads_to_load(configured_threads);
-      if (s == "semantic") run_semantic(*text, opt.steps, r);
-      if (s == "coarse") run_coarse(*coarse, opt.audio_seconds, r);
-      if (s == "fine") run_fine(*fine, opt.audio_seconds, opt.fine_fast_on(), r);
-      if (s == "codec") run_codec(*codec, opt.audio_seconds, r);
+      if (s == "semantic") run_semantic(*text, opt.steps, opt.batch, opt.seed + 1, r);
+      if (s == "coarse") run_coarse(*coarse, opt.audio_seconds, opt.batch, opt.seed + 1, r);
+      if (s == "fine") run_fine(*fine, opt.audio_seconds, opt.batch, opt.fine_fast_on(), r);
+      if (s == "codec") run_codec(*codec, opt.audio_seconds, opt.batch, r);
       std::fprintf(stderr, "%s %s %d: %.3f s (cpu %.3f s)\n", keep ? "round" : "warm-up", s.c_str(),
                    keep ? round + 1 : -round, r.seconds.runs.back(), r.cpu_seconds.runs.back());
     }
@@ -826,6 +878,9 @@ int main(int argc, char** argv) {
   app.add_option("--fine-fast", opt.fine_fast,
                  "fine stage on the real frames only: auto (on with fp16 / int8), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}));
+  app.add_option("--batch", opt.batch,
+                 "sequences generated together: semantic and coarse decode them in one batch, fine and codec "
+                 "run them one after the other (default 1)");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(opt);

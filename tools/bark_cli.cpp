@@ -19,6 +19,7 @@
 #include <string>
 
 #include "bark/bark.h"
+#include "cli_lines.h"
 #include "download/download_command.h"
 #include "download/progress.h"
 
@@ -35,6 +36,7 @@ Examples:
   bark-cli --text-file story.txt --voice v2/en_speaker_6 -o story.wav   # a whole file, in segments
   bark-cli --text-file story.txt -o - | aplay            # streamed WAV: plays as segments are ready
   bark-cli --text-file story.txt --print-segments        # how the text will be split; loads no model
+  bark-cli --text-file lines.txt --lines --seed 7 -o out/  # each line its own file: out/0001.wav, ...
 )";
 
 // SIGINT / SIGTERM: the running generation stops at its next step, nothing is written.
@@ -110,7 +112,8 @@ int main(int argc, char** argv) {
   std::string text, text_file, output = "bark_generation.wav", device = "auto", save_prompt, format = "pcm16";
   std::string precision = "fp32";
   uint64_t seed = 0;
-  bool silent = false, print_tokens = false, print_segments = false;
+  bool silent = false, print_tokens = false, print_segments = false, lines = false;
+  int max_batch = 8;
   bark::SpeechOptions speech;
   std::string split = "sentences", voice_mode = "auto";
   int verbose = 0;
@@ -157,6 +160,10 @@ int main(int argc, char** argv) {
   app.add_flag("--seamless", speech.seamless, "Semantic per segment, then one acoustic pass: no seams, no streaming");
   app.add_flag("--print-segments", print_segments, "Print the segments, one per line, and exit; loads no model");
 
+  app.add_flag("--lines", lines, "Speak each non-empty line as its own request: -o is a directory that gets "
+               "0001.wav, 0002.wav, ...; line i uses seed --seed + i - 1");
+  app.add_option("--max-batch", max_batch, "--lines: requests decoded together (batch size)")
+      ->capture_default_str()->check(CLI::Range(1, 256));
   bark::tools::DownloadOptions dl_opts;
   auto* dl = bark::tools::add_download_command(app, dl_opts, silent);
 
@@ -197,11 +204,19 @@ int main(int argc, char** argv) {
       std::printf("%s\n", line.c_str());
       return 0;
     }
+    if (lines) {
+      if (app.count("--output") == 0) throw std::invalid_argument("--lines needs -o DIR (the directory for the files)");
+      if (output == "-") throw std::invalid_argument("--lines writes one file per line: -o must be a directory, not -");
+      if (!save_prompt.empty()) throw std::invalid_argument("--lines cannot be combined with --save-prompt");
+      if (speech.seamless) throw std::invalid_argument("--lines cannot be combined with --seamless");
+    } else if (app.count("--max-batch") > 0) {
+      throw std::invalid_argument("--max-batch applies to --lines only");
+    }
     const bool to_stdout = output == "-";
     if (to_stdout && ::isatty(STDOUT_FILENO)) {
       throw std::invalid_argument("-o -: stdout is a terminal; pipe it (| aplay, | ffmpeg -i - out.mp3) or redirect it");
     }
-    if (!to_stdout) check_writable(output);
+    if (!to_stdout && !lines) check_writable(output);
     if (!to_stdout && !text_file.empty() && text_file != "-") {
       std::error_code ec;
       if (std::filesystem::equivalent(text_file, output, ec)) {
@@ -253,6 +268,21 @@ int main(int argc, char** argv) {
     ::signal(SIGINT, on_signal);
     ::signal(SIGTERM, on_signal);
     const bark::Pipeline pipe(pipe_opts);
+    if (lines) {
+      bark::tools::LinesJob job;
+      job.text = text;
+      job.out_dir = output;
+      job.speech = speech;
+      job.speech.generation.on_progress = [](const bark::Progress&) { return !g_interrupted; };
+      if (app.count("--seed") > 0) job.seed = seed;
+      job.max_batch = max_batch;
+      job.format = wav_format;
+      job.silent = silent;
+      job.interrupted = [] { return g_interrupted.load(); };
+      const int rc = bark::tools::speak_lines(pipe, job);
+      if (rc == 130) print_error("interrupted; the files listed above were written, the others were not");
+      return rc;
+    }
     bark::SpeechResult result;
     try {
       result = pipe.generate_speech(text, speech);

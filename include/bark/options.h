@@ -66,6 +66,13 @@ struct PipelineOptions {
   int num_threads = 0;
   // Fp32 reproduces upstream exactly; Fp16 and Int8 are the optional fast modes (see Precision).
   Precision precision = Precision::Fp32;
+  // Batching of concurrent calls (CPU): when > 1, the semantic and coarse stages of calls made
+  // at the same time from different threads (a server's requests) run together, up to this many
+  // sequences per decoding step, each weight read once for all. A call waits at most
+  // batch_window_ms for others to join. Every call's tokens stay exactly those it gets alone.
+  // 1 = off. (Pipeline::generate_audio_batch batches explicitly, whatever this says.)
+  int max_batch = 1;
+  double batch_window_ms = 5.0;
 };
 
 struct GenerationOptions {

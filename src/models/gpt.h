@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/parameters.h"
@@ -35,6 +36,9 @@ struct KVCache {
 // int8 weight (fast modes, models/weights.h) is read directly for up to 16 rows and widened to
 // fp32 for larger GEMMs.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// The rows of a decode step, x (rows, in): each row is computed exactly as `linear` computes a
+// single row (src/models/matvec.h), so a row's values do not depend on the other rows.
+at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 // One Linear + its optional bias.
 struct Linear {
@@ -89,6 +93,14 @@ class GPT {
                      int64_t logit_end = 0) const;
 
   KVCache make_cache(int64_t batch, int64_t capacity) const;
+
+  // One KV-cached decoding step for several independent sequences (CPU): row r appends token
+  // tokens[r] to its own cache caches[r] (batch 1, any length, not empty) and gets the logits
+  // of lm_head rows [ranges[r].first, ranges[r].second) of its new position. Each weight matrix
+  // is streamed once for all rows. Row r's logits are bit-for-bit those forward() gives it
+  // alone (forward's CPU decoding step is this function with one row).
+  std::vector<at::Tensor> decode_step(const std::vector<int64_t>& tokens, const std::vector<KVCache*>& caches,
+                                      const std::vector<std::pair<int64_t, int64_t>>& ranges) const;
 
   // Fast modes: converts the Linear weights, lm_head and token embedding as `plan` says
   // (convert_parameters over named_parameters()). KV-cached decoding then reads the fp16 / int8

@@ -1,6 +1,6 @@
 #include "models/weights.h"
 
-#include "models/row_threads.h"
+#include "cpu_threads.h"
 
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -158,7 +158,7 @@ void run_rows(const W* w, const double* scales, const float* x, int64_t M, const
   const bool vec = lowp_kernels_vectorized();
   (void)vec;
   // Split by blocks of output rows; each output's arithmetic is the same wherever a split falls.
-  parallel_rows(out, /*align=*/4, kRowGrain, [&](int64_t begin, int64_t end) {
+  bark::parallel_rows(out, kRowGrain, [&](int64_t begin, int64_t end) {
 #ifdef BARK_LOWP_X86
     if (vec) return rows_avx2(w, scales, x, M, bias, y, out, begin, end, cols);
 #endif
@@ -173,7 +173,7 @@ at::Tensor half_to_float(const at::Tensor& half) {
   float* dst = out.data_ptr<float>();
   const bool vec = lowp_kernels_vectorized();
   (void)vec;
-  parallel_rows(h.numel(), /*align=*/8, 1 << 16, [&](int64_t begin, int64_t end) {
+  bark::parallel_rows(h.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
 #ifdef BARK_LOWP_X86
     if (vec) return widen_avx2(src, dst, begin, end);
 #endif
@@ -194,7 +194,7 @@ at::Tensor int8_to_float(const at::Tensor& weight) {
   float* dst = out.data_ptr<float>();
   const bool vec = lowp_kernels_vectorized();
   (void)vec;
-  parallel_rows(rows, /*align=*/1, /*min_rows=*/64, [&](int64_t begin, int64_t end) {
+  bark::parallel_rows(rows, /*grain=*/64, [&](int64_t begin, int64_t end) {
 #ifdef BARK_LOWP_X86
     if (vec) return dequantize_rows_avx2(q, sp, dst, cols, begin, end);
 #endif
