@@ -380,6 +380,7 @@ class PipelineImpl {
     fo.temp = o.fine_temp ? std::optional<double>(*o.fine_temp) : std::nullopt;
     fo.generator = call.generator();
     fo.progress = call.progress(Stage::Fine);
+    fo.fast = o.fine_fast.value_or(store_.precision() != Precision::Fp32);
     threads_for_stage("fine");
     const auto t0 = Clock::now();
     c10::InferenceMode guard;

@@ -189,7 +189,7 @@ TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
       {{"hi", "-o", "out.mp3"}, "-o 'out.mp3': bark-cli writes WAV files only"},
       {{"hi", "--output_filename", "out.FLAC"}, "| ffmpeg -i - out.FLAC"},
       {{"hi", "--format", "mp3"}, "--format: mp3 not in {pcm16,f32}"},
-      {{"hi", "--precision", "int8"}, "--precision: int8 not in {fp32,fp16}"},
+      {{"hi", "--precision", "int4"}, "--precision: int4 not in {fp32,fp16,int8}"},
       {{"hi", "--threads", "-2"}, "--threads"},
       {{"hi", "--seed", "x"}, "--seed"},
       {{"hi", "--text-file", (root / "t.txt").string()}, "excludes"},

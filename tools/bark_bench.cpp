@@ -41,6 +41,7 @@
 
 #include "bark/options.h"
 #include "cpu_threads.h"
+#include "engine/model_store.h"
 #include "generation/constants.h"
 #include "generation/generation.h"
 #include "io/checkpoint.h"
@@ -269,7 +270,10 @@ struct Options {
   std::string checkpoint;
   std::string json;
   uint64_t seed = 0;
-  std::string precision = "fp32";  // fp16: the fast mode of the text and coarse models
+  std::string precision = "fp32";  // fp16 / int8: the fast modes (bark::Precision)
+  bool drift = false;              // --drift: logits of --precision vs fp32 instead of timings
+  std::string fine_fast = "auto";  // auto: on in the fast precisions (GenerationOptions::fine_fast)
+  bool fine_fast_on() const { return fine_fast == "on" || (fine_fast == "auto" && precision != "fp32"); }
   int batch = 1;  // sequences decoded together (semantic, coarse); fine and codec run B times
 };
 
@@ -385,10 +389,11 @@ int64_t bench_frames(double audio_seconds) {
 }
 
 // Fine and codec are matrix-matrix work already: a batch runs its rows one after the other.
-void run_fine(const models::FineGPT& model, double audio_seconds, int batch, StageResult& r) {
+void run_fine(const models::FineGPT& model, double audio_seconds, int batch, bool fast, StageResult& r) {
   const gen::Codes coarse = bench_codes(gen::N_COARSE_CODEBOOKS, bench_frames(audio_seconds), 31, 17);
   gen::FineOptions fo;
   fo.temp = 0.5;
+  fo.fast = fast;
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
   gen::Codes out;
@@ -452,9 +457,9 @@ std::optional<double> end_to_end_seconds(const Report& r, double* semantic_est) 
 
 void print_table(const Report& r, std::FILE* out) {
   const auto& t = r.threads;
-  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s, batch %d, audio %.2f s, %d run(s)%s\n",
-               r.opt.size.c_str(), r.opt.precision.c_str(), r.opt.batch, audio_frames_seconds(r), r.opt.repeat,
-               r.opt.warmup ? " after warm-up" : "");
+  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s%s, batch %d, audio %.2f s, %d run(s)%s\n",
+               r.opt.size.c_str(), r.opt.precision.c_str(), r.opt.fine_fast_on() ? " (fine fast)" : "", r.opt.batch,
+               audio_frames_seconds(r), r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
   std::fprintf(out, "threads: torch %d (interop %d), OpenBLAS %d | OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s "
                "OMP_WAIT_POLICY=%s\n",
                t.torch_threads, t.torch_interop_threads, t.openblas_threads, t.omp_num_threads.c_str(),
@@ -515,6 +520,7 @@ std::string to_json(const Report& r) {
   j["impl"] = "bark.cpp";
   j["size"] = r.opt.size;
   j["precision"] = r.opt.precision;
+  j["fine_fast"] = r.opt.fine_fast_on();
   j["batch"] = r.opt.batch;
   j["audio_seconds"] = audio_frames_seconds(r);
   j["repeat"] = r.opt.repeat;
@@ -602,8 +608,123 @@ std::vector<std::string> split_stages(const std::string& s) {
 
 int64_t count_params(const models::ParamSlots& slots) { return models::count_parameters(slots); }
 
+
+// ---- drift ---------------------------------------------------------------------------------
+// --drift: the fast precision's logits against exact mode's on the same random weights. Both
+// models are fed the same tokens (exact mode's argmax: teacher forcing), so every step compares
+// the two distributions over the same context.
+
+struct DriftStat {
+  double max_abs = 0, sum_mean_abs = 0, sum_overlap = 0, sum_top1 = 0, sum_logit_std = 0;
+  int64_t n = 0;
+  // relevant: (rows, vocab) logits of one step or pass; temp: the stage's sampling temperature
+  void add(const at::Tensor& exact, const at::Tensor& fast, double temp) {
+    const at::Tensor e = exact.to(at::kDouble).reshape({-1, exact.size(-1)});
+    const at::Tensor f = fast.to(at::kDouble).reshape({-1, fast.size(-1)});
+    const at::Tensor d = (f - e).abs();
+    max_abs = std::max(max_abs, d.max().item<double>());
+    sum_mean_abs += d.mean().item<double>();
+    // sum_i min(p_i, q_i): the chance that one shared uniform draw samples the same token from
+    // both distributions (1 - total variation distance)
+    const at::Tensor p = at::softmax(e / temp, -1), q = at::softmax(f / temp, -1);
+    sum_overlap += at::minimum(p, q).sum(-1).mean().item<double>();
+    sum_top1 += e.argmax(-1).eq(f.argmax(-1)).to(at::kDouble).mean().item<double>();
+    sum_logit_std += e.std(-1).mean().item<double>();
+    ++n;
+  }
+  void print(const char* stage, const char* unit) const {
+    const double k = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
+    std::printf("%-9s %4lld %-6s max |dlogit| %.4g  mean |dlogit| %.4g  (exact logits' std %.4g)  top-1 agreement %.4f  "
+                "sampling overlap %.4f\n",
+                stage, static_cast<long long>(n), unit, max_abs, sum_mean_abs * k, sum_logit_std * k, sum_top1 * k,
+                sum_overlap * k);
+  }
+};
+
+template <typename Model>
+std::unique_ptr<Model> converted_copy(Model& exact, const models::WeightPlan& plan) {
+  auto fast = std::make_unique<Model>(exact.config());
+  models::TensorSource source;
+  source.origin = "<exact model>";
+  for (const auto& [name, t] : exact.named_parameters()) source.tensors.emplace_back(name, *t);
+  fast->load(source);  // aliases the exact model's fp32 storages until convert_weights replaces them
+  fast->convert_weights(plan);
+  return fast;
+}
+
+// Prefill of `ids`, then `steps` decode steps; logits [lo, hi) compared.
+DriftStat gpt_drift(const models::GPT& exact, const models::GPT& fast, const std::vector<int64_t>& ids,
+                    bool merge_context, int steps, int64_t lo, int64_t hi, double temp) {
+  DriftStat st;
+  auto ce = exact.make_cache(1, exact.config().block_size), cf = fast.make_cache(1, fast.config().block_size);
+  at::Tensor in = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+  for (int s = 0; s <= steps; ++s) {
+    const at::Tensor le = exact.forward(in, merge_context, &ce).view({-1}).slice(0, lo, hi);
+    const at::Tensor lf = fast.forward(in, merge_context, &cf).view({-1}).slice(0, lo, hi);
+    st.add(le.unsqueeze(0), lf.unsqueeze(0), temp);
+    in = (le.argmax() + lo).view({1, 1});
+  }
+  return st;
+}
+
+int run_drift(const Options& opt, const std::vector<std::string>& stages) {
+  const auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
+  const bark::Precision p = bark::parse_precision(opt.precision);
+  if (p == bark::Precision::Fp32) throw std::invalid_argument("--drift compares a fast precision: pass --precision fp16|int8");
+  const Sizes sz = sizes_for(opt.size);
+  c10::InferenceMode guard;
+  std::printf("bark-bench --drift: %s vs fp32 on random weights of the %s sizes (seed %llu), %d steps\n",
+              opt.precision.c_str(), opt.size.c_str(), static_cast<unsigned long long>(opt.seed), opt.steps);
+  if (wants("semantic")) {
+    manual_seed(opt.seed);
+    models::GPT exact(sz.text);
+    load_random(exact);
+    const auto fast = converted_copy(exact, bark::engine::gpt_weight_plan(p));
+    std::vector<int64_t> ids = bench_encoded_text();
+    ids.resize(512, gen::SEMANTIC_PAD_TOKEN);
+    ids.push_back(gen::SEMANTIC_INFER_TOKEN);
+    gpt_drift(exact, *fast, ids, true, opt.steps, 0, gen::SEMANTIC_VOCAB_SIZE + 1, 0.7).print("semantic", "steps");
+  }
+  if (wants("coarse")) {
+    manual_seed(opt.seed + 1);
+    models::GPT exact(sz.coarse);
+    load_random(exact);
+    const auto fast = converted_copy(exact, bark::engine::gpt_weight_plan(p));
+    // a window's prefill as generate_coarse builds it: 256 semantic ids, the infer token, 630 coarse ids
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < 256; ++i) ids.push_back((i * 7919) % gen::SEMANTIC_VOCAB_SIZE);
+    ids.push_back(gen::COARSE_INFER_TOKEN);
+    for (int64_t i = 0; i < 630; ++i) ids.push_back(gen::SEMANTIC_VOCAB_SIZE + (i % 2) * 1024 + (i * 131) % 1024);
+    const int steps = std::min(opt.steps, static_cast<int>(sz.coarse.block_size) - 888);
+    gpt_drift(exact, *fast, ids, false, steps, gen::SEMANTIC_VOCAB_SIZE, gen::SEMANTIC_VOCAB_SIZE + 2 * 1024, 0.7)
+        .print("coarse", "steps");
+  }
+  if (wants("fine")) {
+    manual_seed(opt.seed + 2);
+    models::FineGPT exact(sz.fine);
+    load_random(exact);
+    const auto fast = converted_copy(exact, bark::engine::fine_weight_plan(p));
+    const gen::Codes codes = bench_codes(gen::N_FINE_CODEBOOKS, gen::FINE_WINDOW, 31, 17);
+    at::Tensor in = at::empty({1, gen::FINE_WINDOW, gen::N_FINE_CODEBOOKS}, at::kInt);
+    for (int64_t t = 0; t < gen::FINE_WINDOW; ++t) {
+      for (int64_t c = 0; c < gen::N_FINE_CODEBOOKS; ++c) in[0][t][c] = static_cast<int>(codes.at(c, t));
+    }
+    DriftStat st;
+    for (int64_t pred : {2, 7}) {  // the first and the last codebook pass of a window
+      st.add(exact.forward(pred, in)[0].slice(1, 0, gen::CODEBOOK_SIZE),
+             fast->forward(pred, in)[0].slice(1, 0, gen::CODEBOOK_SIZE), 0.5);
+    }
+    st.print("fine", "passes");
+  }
+  return 0;
+}
+
 int run(const Options& opt) {
   const auto stages = split_stages(opt.stages);
+  if (opt.drift) {
+    bark::set_cpu_threads(opt.threads);
+    return run_drift(opt, stages);
+  }
   const auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
   if (opt.size != "small" && opt.size != "large") throw std::invalid_argument("--size must be small or large");
   if (opt.steps < 1 || opt.steps > 767) throw std::invalid_argument("--steps must be in [1, 767]");
@@ -682,9 +803,11 @@ int run(const Options& opt) {
     codec = std::make_unique<models::Encodec>(cc);
     load_random(*codec);
   }
-  if (bark::parse_precision(opt.precision) == bark::Precision::Fp16) {  // as Pipeline does after loading
-    if (text) text->to_half();
-    if (coarse) coarse->to_half();
+  {  // as Pipeline does after loading
+    const bark::Precision p = bark::parse_precision(opt.precision);
+    if (text) text->convert_weights(bark::engine::gpt_weight_plan(p));
+    if (coarse) coarse->convert_weights(bark::engine::gpt_weight_plan(p));
+    if (fine) fine->convert_weights(bark::engine::fine_weight_plan(p));
   }
   rep.init_seconds = seconds_since(t_init);
   rep.rss_after_init_mb = current_rss_mb();
@@ -703,7 +826,7 @@ int run(const Options& opt) {
       if (!opt.fixed_threads) bark::adapt_threads_to_load(configured_threads);
       if (s == "semantic") run_semantic(*text, opt.steps, opt.batch, opt.seed + 1, r);
       if (s == "coarse") run_coarse(*coarse, opt.audio_seconds, opt.batch, opt.seed + 1, r);
-      if (s == "fine") run_fine(*fine, opt.audio_seconds, opt.batch, r);
+      if (s == "fine") run_fine(*fine, opt.audio_seconds, opt.batch, opt.fine_fast_on(), r);
       if (s == "codec") run_codec(*codec, opt.audio_seconds, opt.batch, r);
       std::fprintf(stderr, "%s %s %d: %.3f s (cpu %.3f s)\n", keep ? "round" : "warm-up", s.c_str(),
                    keep ? round + 1 : -round, r.seconds.runs.back(), r.cpu_seconds.runs.back());
@@ -747,8 +870,14 @@ int main(int argc, char** argv) {
                  "time loading this upstream-format checkpoint (scripts/bench_reference.py --write-checkpoint)");
   app.add_option("--json", opt.json, "write the results as JSON to this file ('-' = stdout, table to stderr)");
   app.add_option("--seed", opt.seed, "seed of the random weights");
-  app.add_option("--precision", opt.precision, "fp32 (exact, default) or fp16 (fast mode of the text and coarse models)")
-      ->check(CLI::IsMember({"fp32", "fp16"}));
+  app.add_option("--precision", opt.precision, "fp32 (exact, default), fp16 or int8 (the fast modes, bark::Precision)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+  app.add_flag("--drift", opt.drift,
+               "instead of timing: logit drift of --precision against fp32 on the same random weights "
+               "(semantic, coarse: prefill + --steps teacher-forced steps; fine: 2 codebook passes of a window)");
+  app.add_option("--fine-fast", opt.fine_fast,
+                 "fine stage on the real frames only: auto (on with fp16 / int8), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--batch", opt.batch,
                  "sequences generated together: semantic and coarse decode them in one batch, fine and codec "
                  "run them one after the other (default 1)");

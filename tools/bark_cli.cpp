@@ -324,8 +324,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", pipe_opts.num_threads, "CPU threads (0: the number of physical cores)")
       ->capture_default_str()->check(THREADS)->type_name("N");
   app.add_option("--precision", precision,
-                 "fp32: exact, same tokens as upstream Bark; fp16: faster, drifts (docs/PERFORMANCE.md)")
-      ->capture_default_str()->check(CLI::IsMember({"fp32", "fp16"}, CLI::ignore_case))->type_name("P");
+                 "fp32: exact, same tokens as upstream Bark; fp16, int8: faster, drift (docs/PERFORMANCE.md)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "fp16", "int8"}, CLI::ignore_case))->type_name("P");
   app.add_option("--save-prompt", save_prompt, "Also save the generation as a history prompt PATH.npz")
       ->type_name("PATH.npz");
   app.add_option("--format", format, "WAV sample format: pcm16 or f32")->capture_default_str()

@@ -469,8 +469,12 @@ Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, con
   int64_t n_history = 0;
   if (history != nullptr) n_history = std::min<int64_t>(history->fine.cols, FINE_STEP);
   const int64_t body = n_history + T;
-  const int64_t n_remove_from_end = body < FINE_WINDOW ? FINE_WINDOW - body : 0;
+  // upstream pads a clip shorter than a window to FINE_WINDOW frames of CODEBOOK_SIZE; the fast
+  // variant runs one window of the clip's own length instead (the padding frames are never
+  // computed or sampled)
+  const int64_t n_remove_from_end = body < FINE_WINDOW && !options.fast ? FINE_WINDOW - body : 0;
   const int64_t L = body + n_remove_from_end;
+  const int64_t window = std::min<int64_t>(FINE_WINDOW, L);
   // in_arr: (L, 8) int32 as upstream's torch.tensor(in_arr.T); 1024 pads the missing codebooks
   at::Tensor in_arr = at::full({L, N_FINE_CODEBOOKS}, CODEBOOK_SIZE, at::TensorOptions().dtype(at::kInt));
   int32_t* p = in_arr.data_ptr<int32_t>();
@@ -493,11 +497,12 @@ Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, con
   const bool trace = log().should_log(spdlog::level::trace);
   for (int64_t n = 0; n < n_loops; ++n) {
     const auto t_window = Clock::now();
-    const int64_t start_idx = std::min(n * FINE_STEP, L - FINE_WINDOW);
-    const int64_t start_fill_idx = std::min(n_history + n * FINE_STEP, L - FINE_STEP);
+    const int64_t start_idx = std::min(n * FINE_STEP, L - window);
+    // (a window shorter than FINE_WINDOW is the only one: it fills everything after the history)
+    const int64_t start_fill_idx = window < FINE_WINDOW ? n_history : std::min(n_history + n * FINE_STEP, L - FINE_STEP);
     const int64_t rel_start_fill_idx = start_fill_idx - start_idx;
     // a view: writing predictions into the buffer writes into in_arr, as upstream
-    const at::Tensor in_buffer = in_arr.slice(0, start_idx, start_idx + FINE_WINDOW).unsqueeze(0);
+    const at::Tensor in_buffer = in_arr.slice(0, start_idx, start_idx + window).unsqueeze(0);
     // frames whose codebooks are all final: those before this window's fill start, and every
     // frame once the last window is done
     const int64_t final_before = std::clamp<int64_t>(start_fill_idx - n_history, 0, T);
@@ -509,7 +514,7 @@ Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, con
       } else {
         const at::Tensor relevant = logits[0].slice(1, 0, CODEBOOK_SIZE) / *options.temp;
         const at::Tensor probs = at::softmax(relevant, -1);
-        codebook_preds = at::multinomial(probs.slice(0, rel_start_fill_idx, FINE_WINDOW), 1, /*replacement=*/false,
+        codebook_preds = at::multinomial(probs.slice(0, rel_start_fill_idx, window), 1, /*replacement=*/false,
                                          generator_or_default(options.generator))
                              .reshape({-1});
       }

@@ -118,6 +118,10 @@ std::vector<RowResult<Codes>> generate_coarse_batch(const models::GPT& model, co
 
 struct FineOptions {
   std::optional<double> temp = 0.5;  // nullopt: argmax
+  // Fast variant: a clip shorter than the 1024-frame window is run as a window of its own length
+  // (history + real frames) instead of being padded to 1024 frames whose padding is computed and
+  // sampled too. Different tokens from upstream's.
+  bool fast = false;
   at::Generator generator;           // as SamplingOptions::generator
   StepProgress progress;
 };

@@ -3,37 +3,43 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <stdexcept>
 
-#include "models/half.h"
 #include "models/matvec.h"
+#include "models/weights.h"
 
 namespace bark::models {
+namespace {
+// Up to this many rows, fp16 / int8 products read the weights directly (lowp_linear_rows);
+// beyond, widening the weight to fp32 for a GEMM is cheaper than re-reading it per row.
+constexpr int64_t kLowpMaxRows = 16;
+}  // namespace
 
 at::Tensor Linear::operator()(const at::Tensor& x) const { return linear(x, weight, bias); }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  const bool half = weight.scalar_type() == at::kHalf;  // fast mode (GPT::to_half)
+  const int64_t rows = x.numel() / std::max<int64_t>(1, x.size(-1));
+  if (weight.scalar_type() != at::kFloat) {  // fast modes: fp16 or int8 (models/weights.h)
+    // Few rows (KV-cached decoding): the fp16 / int8 weights are read once, widened in registers.
+    // More rows (prefills, the fine model): widened to fp32 once for the usual GEMM, whose cost
+    // then dominates.
+    if (rows <= kLowpMaxRows && x.device().is_cpu()) return lowp_linear_rows(weight, x, bias);
+    return at::linear(x, weight_to_float(weight), bias);
+  }
   // One row (KV-cached decoding, lm_head of the last position): a matrix-vector product reads
   // each weight once, where at::linear's 1-row GEMM packs the whole weight matrix on every call
   // (~5x slower here).
-  if (x.numel() == x.size(-1) && x.device().is_cpu()) return linear_rows(x, weight, bias);
-  if (half) return at::linear(x, weight.device().is_cpu() ? half_to_float(weight) : weight.to(at::kFloat), bias);
+  if (rows == 1 && x.device().is_cpu()) return linear_rows(x, weight, bias);
   return at::linear(x, weight, bias);
 }
 
 at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  if (weight.scalar_type() != at::kHalf) return matvec_rows(x, weight, bias);
-  const int64_t in = x.size(-1), rows = x.numel() / in;
-  const at::Tensor x2 = x.reshape({rows, in});
-  std::vector<at::Tensor> ys;
-  for (int64_t r = 0; r < rows; ++r) ys.push_back(half_matvec(weight, x2[r], bias));
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = weight.size(0);
-  return at::stack(ys).view(shape);
+  if (weight.scalar_type() == at::kFloat) return matvec_rows(x, weight, bias);
+  return lowp_linear_rows(weight, x, bias);  // the same per-row arithmetic for any number of rows
 }
 
 at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
@@ -203,15 +209,9 @@ at::Tensor GPT::attention(const TransformerBlock& block, const at::Tensor& x, in
   return block.attn_proj(y);
 }
 
-void GPT::to_half() {
-  for (auto& b : h_) {
-    for (Linear* l : {&b.c_attn, &b.attn_proj, &b.c_fc, &b.mlp_proj}) l->weight = l->weight.to(at::kHalf).contiguous();
-  }
-  lm_head_ = lm_head_.to(at::kHalf).contiguous();
-  wte_ = wte_.to(at::kHalf).contiguous();
-}
+int64_t GPT::convert_weights(const WeightPlan& plan) { return convert_parameters(named_parameters(), plan); }
 
-bool GPT::is_half() const { return lm_head_.scalar_type() == at::kHalf; }
+WeightFormat GPT::weight_format() const { return models::weight_format(lm_head_); }
 
 at::Tensor GPT::embed(const at::Tensor& table, const at::Tensor& idx) {
   at::Tensor e = at::embedding(table, idx);
@@ -260,6 +260,12 @@ at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cach
   if (logit_end <= 0) logit_end = config_.output_vocab_size;
   TORCH_CHECK(0 <= logit_begin && logit_begin < logit_end && logit_end <= config_.output_vocab_size,
               "logit range out of bounds");
+  if (models::weight_format(lm_head_) == WeightFormat::Int8) {  // never a slice of a quantized tensor (weights.cpp)
+    if (last.numel() / last.size(-1) <= kLowpMaxRows && last.is_cpu()) {
+      return lowp_linear_rows(lm_head_, last, at::Tensor(), logit_begin, logit_end);
+    }
+    return at::linear(last, weight_to_float(lm_head_).slice(0, logit_begin, logit_end));
+  }
   return linear(last, lm_head_.slice(0, logit_begin, logit_end), at::Tensor());
 }
 
@@ -344,7 +350,10 @@ std::vector<at::Tensor> GPT::decode_step(const std::vector<int64_t>& tokens, con
       if (ranges[static_cast<size_t>(s)] == ranges[static_cast<size_t>(r)]) group.push_back(s);
     }
     const at::Tensor rows = group.size() == static_cast<size_t>(B) ? x : x.index_select(0, at::tensor(group, long_opts));
-    const at::Tensor out = linear_rows(rows, lm_head_.slice(0, begin, end), at::Tensor());
+    // never a slice of a quantized tensor (weights.cpp): int8 takes the row range itself
+    const at::Tensor out = models::weight_format(lm_head_) == WeightFormat::Int8
+                               ? lowp_linear_rows(lm_head_, rows, at::Tensor(), begin, end)
+                               : linear_rows(rows, lm_head_.slice(0, begin, end), at::Tensor());
     for (size_t g = 0; g < group.size(); ++g) logits[static_cast<size_t>(group[g])] = out[static_cast<int64_t>(g)];
   }
   return logits;

@@ -635,8 +635,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda", "mps"}, CLI::ignore_case));
   app.add_option("--threads", o.pipeline.num_threads, "Intra-op threads per generation (default: logical CPUs / --workers, or 1)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
-  app.add_option("--precision", o.precision, "fp32 (exact) or fp16 (fast mode)")->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "fp16"}, CLI::ignore_case));
+  app.add_option("--precision", o.precision, "fp32 (exact), fp16 or int8 (fast modes)")->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}, CLI::ignore_case));
   app.add_option("--host", o.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", o.port, "Port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
   app.add_option("--workers", o.workers, "Concurrent generations (default: logical CPUs / --threads)")
