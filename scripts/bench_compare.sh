@@ -97,11 +97,13 @@ for t in $threads; do
     for b in $batches; do runs+=("cpp:$b"); done
     for run in "${runs[@]}"; do
       side=${run%%:*}
-      b=${run#*:}
+      b=""
+      [[ $run == *:* ]] && b=${run#*:}
       name="$side-t$t-r$r"
       [[ $side == cpp && $b != 1 ]] && name="$side-t$t-b$b-r$r"
+      b=${b:-1}
       json="$out/$name.json"
-      echo "== threads $t, round $r/$rounds: $side${b:+ batch $b} (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+      echo "== threads $t, round $r/$rounds: $side$([[ $side == cpp ]] && echo " batch $b") (load average $(cut -d' ' -f1-3 /proc/loadavg))"
       envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="${blas_threads:-$t}" OMP_WAIT_POLICY=PASSIVE)
       if [[ $side == cpp ]]; then
         env "${envs[@]}" "$bench" "${common[@]}" --threads "$t" --batch "$b" "${ckpt_args[@]}" --json "$json" > "$out/$name.log" 2>&1
