@@ -272,6 +272,9 @@ class PipelineImpl {
     store_.files(/*need_models=*/true);  // report every missing file at once, before any loading
     double dropped = 0;
     const auto encoded = text::encode_for_bark(store_.tokenizer(), normalized, &dropped);
+    if (encoded.front() == text::TEXT_PAD_TOKEN) {  // BERT's clean-up dropped every character
+      throw std::invalid_argument("text is empty (nothing to say: only control or unassigned characters)");
+    }
     if (dropped_percent != nullptr) *dropped_percent = dropped;
     const auto& model = store_.text(call.announce());
     Placement place(*this, [&](const at::Device& d) { store_.place_text(d); });

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -47,15 +48,29 @@ void print_error(const std::string& what) {
   std::fprintf(stderr, "error: %s\n", line.c_str());
 }
 
+// The most text bark-cli reads (--text-file, stdin): about 3 hours of speech per MiB, so 16 MiB
+// is far beyond any sensible input; /dev/zero or a wrong file is refused after that many bytes.
+constexpr size_t kMaxTextBytes = size_t{16} << 20;
+
 std::string read_text(const std::string& path) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (path != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw std::runtime_error("cannot read text file '" + path + "': it is a directory");
     file.open(path, std::ios::binary);
-    if (!file) throw std::runtime_error("cannot read text file '" + path + "'");
+    if (!file) throw std::runtime_error("cannot read text file '" + path + "': " + std::strerror(errno));
     in = &file;
   }
-  std::string text((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
+  std::string text;
+  char buf[65536];
+  while (*in) {
+    in->read(buf, sizeof buf);
+    text.append(buf, static_cast<size_t>(in->gcount()));
+    if (text.size() > kMaxTextBytes) {
+      throw std::invalid_argument("text file '" + path + "' is larger than 16 MiB, the most bark-cli reads");
+    }
+  }
   if (in->bad()) throw std::runtime_error("error reading text from '" + path + "'");
   return text;
 }
@@ -69,6 +84,14 @@ void check_writable(const std::string& path) {
   if (!fs::is_directory(dir, ec) || ::access(dir.c_str(), W_OK) != 0) {
     throw std::runtime_error("cannot write '" + path + "': directory '" + dir.string() + "' is missing or not writable");
   }
+}
+
+// Whether two output paths end in the same file (through symlinks and "..", existing or not).
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec1, ec2;
+  const auto ca = std::filesystem::weakly_canonical(a, ec1);
+  const auto cb = std::filesystem::weakly_canonical(b, ec2);
+  return !ec1 && !ec2 ? ca == cb : a == b;
 }
 
 // `-o - > file.wav`: stdout is a regular file after all, so the streaming header's unknown sizes
@@ -197,6 +220,10 @@ int main(int argc, char** argv) {
       std::printf("%s\n", line.c_str());
       return 0;
     }
+    if (output.empty()) throw std::invalid_argument("-o: empty path (give a file name, or - for stdout)");
+    if (app.count("--save-prompt") > 0 && save_prompt.empty()) {
+      throw std::invalid_argument("--save-prompt: empty path (give a file name ending in .npz)");
+    }
     const bool to_stdout = output == "-";
     if (to_stdout && ::isatty(STDOUT_FILENO)) {
       throw std::invalid_argument("-o -: stdout is a terminal; pipe it (| aplay, | ffmpeg -i - out.mp3) or redirect it");
@@ -210,6 +237,10 @@ int main(int argc, char** argv) {
     }
     if (!save_prompt.empty()) {
       check_writable(save_prompt);
+      if (!to_stdout && same_file(output, save_prompt)) {
+        throw std::invalid_argument("-o and --save-prompt name the same file '" + save_prompt +
+                                    "'; the prompt would replace the audio");
+      }
       const std::string npz = ".npz";
       if (save_prompt.size() < npz.size() || save_prompt.compare(save_prompt.size() - npz.size(), npz.size(), npz) != 0) {
         throw std::invalid_argument("--save-prompt: the path must end with .npz, got '" + save_prompt + "'");
@@ -268,6 +299,14 @@ int main(int argc, char** argv) {
                            "%.1f%% was not spoken; drop --split none to speak all of it\n",
                    result.text_dropped_percent);
     }
+    if (g_interrupted && !to_stdout) {  // after the last step, before anything is written
+      print_error("interrupted; nothing was written");
+      return 130;
+    }
+    // From here a signal ends the program as by default; the library then removes its
+    // temporary files (io/atomic_file.h), so an interrupted write leaves the targets untouched.
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
     if (!to_stdout) bark::write_wav(output, result.audio, wav_format);
     else fix_stream_header(wav_format, streamed_bytes);
     if (!save_prompt.empty()) bark::save_as_prompt(save_prompt, result.final_history);

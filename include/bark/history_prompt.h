@@ -3,16 +3,26 @@
 
 #include "bark/export.h"
 
+#include <cstdint>
 #include <string>
 
 #include "bark/types.h"
 
 namespace bark {
 
+// The largest history prompt accepted (20 minutes of audio: 49.9 semantic tokens and 75 codec
+// frames per second). Bark itself uses only the last 256 semantic tokens, 630 coarse and 512
+// fine frames of a prompt; the bound keeps a hostile file from asking for gigabytes.
+constexpr int64_t MAX_PROMPT_SEMANTIC_TOKENS = 60'000;
+constexpr int64_t MAX_PROMPT_FRAMES = 90'000;
+
 // Reads a history prompt .npz (as written by numpy, upstream Bark or save_history_prompt).
-// Accepts any integer dtype, C or Fortran order, stored or deflated zip members.
-// Throws std::runtime_error (unreadable / corrupt file) or std::invalid_argument
-// (shapes or values outside what Bark accepts), naming the file.
+// Accepts any integer dtype, C or Fortran order, stored or deflated zip members. Only the
+// members semantic_prompt.npy, coarse_prompt.npy and fine_prompt.npy are read, each refused
+// before it is inflated when its header declares more than the limits above.
+// Throws std::runtime_error when the file cannot be opened (missing, unreadable, a directory)
+// and std::invalid_argument for anything wrong with its contents (not a zip, corrupt members,
+// missing arrays, shapes, values or sizes outside what Bark accepts), naming the file.
 BARK_API HistoryPrompt load_history_prompt(const std::string& path);
 
 // Writes `prompt` as an uncompressed .npz (np.savez layout; int64 semantic, int64 codes) that
