@@ -88,10 +88,18 @@ void check_writable(const std::string& path) {
 
 // Whether two output paths end in the same file (through symlinks and "..", existing or not).
 bool same_file(const std::string& a, const std::string& b) {
-  std::error_code ec1, ec2;
-  const auto ca = std::filesystem::weakly_canonical(a, ec1);
-  const auto cb = std::filesystem::weakly_canonical(b, ec2);
-  return !ec1 && !ec2 ? ca == cb : a == b;
+  namespace fs = std::filesystem;
+  const auto resolve = [](fs::path p) {  // a symlink to a file not yet written counts as that file
+    std::error_code ec;
+    for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {
+      const fs::path target = fs::read_symlink(p, ec);
+      if (ec) break;
+      p = target.is_absolute() ? target : p.parent_path() / target;
+    }
+    const fs::path c = fs::weakly_canonical(p, ec);
+    return ec ? p.lexically_normal() : c;
+  };
+  return resolve(a) == resolve(b);
 }
 
 // `-o - > file.wav`: stdout is a regular file after all, so the streaming header's unknown sizes

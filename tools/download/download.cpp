@@ -497,9 +497,6 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     f.sha256 = str("sha256", false);
     f.size = integer("size");
     f.max_size = integer("max_size");
-    if (f.size < 0 && f.max_size < 0) {
-      throw std::runtime_error(where + ": missing \"size\" (or \"max_size\", an upper bound): every download is bounded");
-    }
     f.lines = integer("lines");
     const std::string base = str("base", true), url_path = str("url_path", true);
     const auto base_url = bases->find(base);
@@ -519,6 +516,9 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     const fs::path p(f.path);
     if (f.path.empty() || p.is_absolute() || std::any_of(p.begin(), p.end(), [](const fs::path& c) { return c == ".."; })) {
       throw std::runtime_error(where + ": path \"" + f.path + "\" must stay inside the model directory");
+    }
+    if (f.size < 0 && f.max_size < 0) {
+      throw std::runtime_error(where + ": missing \"size\" (or \"max_size\", an upper bound): every download is bounded");
     }
     out.push_back(std::move(f));
   }

@@ -25,10 +25,10 @@ struct ManifestFile {
   std::string kind;     // "torch", "npz" or "vocab": what the file must open as
   std::string url;      // absolute, after the mirror (if any) replaced the base
   int64_t size = -1;    // bytes; -1 = not known exactly, then max_size bounds it
-  int64_t max_size = -1;  // upper bound when the exact size is not listed (a manifest entry has one of the two)
   int64_t lines = -1;   // vocab: number of lines; -1 = unchecked
   std::string md5;      // hex, may be empty
   std::string sha256;   // hex, may be empty
+  int64_t max_size = -1;  // upper bound when the exact size is not listed (a manifest entry has one of the two)
 };
 
 // Groups of `--only`, in download order.
