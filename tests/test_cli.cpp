@@ -210,10 +210,10 @@ TEST_CASE("bark-cli rejects bad text and voices before generating", "[cli]") {
   require_one_error_line(run({"hi", "--voice", (root / "nope.npz").string()}), 2,
                          "voice file '" + (root / "nope.npz").string() + "' not found");
   bark_test::write_text(root / "corrupt.npz", "this is not a zip file");
-  require_one_error_line(run({"hi", "--voice", (root / "corrupt.npz").string()}), 1, (root / "corrupt.npz").string());
+  require_one_error_line(run({"hi", "--voice", (root / "corrupt.npz").string()}), 2, (root / "corrupt.npz").string());
   const std::string npz = bark_test::slurp_text(bark_test::assets_dir() / "prompts" / "announcer.npz");
   bark_test::write_text(root / "truncated.npz", npz.substr(0, npz.size() - 100));
-  require_one_error_line(run({"hi", "--voice", (root / "truncated.npz").string()}), 1, (root / "truncated.npz").string());
+  require_one_error_line(run({"hi", "--voice", (root / "truncated.npz").string()}), 2, (root / "truncated.npz").string());
   require_one_error_line(run({"--text-file", (root / "missing.txt").string()}), 1, "cannot read text file");
   CHECK_FALSE(fs::exists(root / "o.wav"));
 

@@ -10,12 +10,14 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "bark/history_prompt.h"
+#include "bark/wav.h"
 #include "file_helpers.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
@@ -288,4 +290,22 @@ TEST_CASE("tokenizer: NFC of long runs of combining marks is linear and matches 
     ++n;
   }
   CHECK(n == 300);
+}
+
+TEST_CASE("wav: float samples that are NaN, infinite or beyond a float are refused, not returned",
+          "[unit][hostile]") {
+  // found by tests/fuzz/fuzz_wav: the reader returned NaN samples (and converted 1e300 to float, UB)
+  const auto dir = bark_test::temp_dir("wav_nan");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float bad : {nan, inf, -inf}) {
+    std::string bytes = bark::wav_header(24000, bark::WavFormat::Float32, 3);
+    for (float x : {0.5f, bad, 0.25f}) bytes.append(reinterpret_cast<const char*>(&x), 4);
+    bark_test::spit(dir / "bad.wav", std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    CHECK_THROWS_WITH(bark::read_wav((dir / "bad.wav").string()), Contains("bad.wav") && Contains("sample 1"));
+  }
+  std::string ok = bark::wav_header(24000, bark::WavFormat::Float32, 2);
+  for (float x : {0.5f, -1.5f}) ok.append(reinterpret_cast<const char*>(&x), 4);
+  bark_test::spit(dir / "ok.wav", std::vector<uint8_t>(ok.begin(), ok.end()));
+  CHECK(bark::read_wav((dir / "ok.wav").string()).samples == std::vector<float>{0.5f, -1.5f});
 }

@@ -279,7 +279,12 @@ Audio read_wav(const std::string& path) {
     const uint8_t* frame = data + i * frame_bytes;
     double sum = 0;
     for (size_t c = 0; c < channels; ++c) sum += sample(frame + c * sample_bytes);
-    audio.samples[i] = static_cast<float>(sum / channels);
+    const double v = sum / channels;
+    // float data may hold NaN, infinity or values no float holds (found by tests/fuzz/fuzz_wav)
+    if (!std::isfinite(v) || std::fabs(v) > std::numeric_limits<float>::max()) {
+      throw std::runtime_error(what + ": sample " + std::to_string(i) + " is not a finite number");
+    }
+    audio.samples[i] = static_cast<float>(v);
   }
   return audio;
 }
