@@ -48,7 +48,7 @@ void print_error(const std::string& what) {
   std::fprintf(stderr, "error: %s\n", line.c_str());
 }
 
-// The most text bark-cli reads (--text-file, stdin): about 3 hours of speech per MiB, so 16 MiB
+// The most text bark-cli reads (--text-file, stdin): about 19 hours of speech per MiB, so 16 MiB
 // is far beyond any sensible input; /dev/zero or a wrong file is refused after that many bytes.
 constexpr size_t kMaxTextBytes = size_t{16} << 20;
 
