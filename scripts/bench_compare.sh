@@ -5,6 +5,7 @@
 #   scripts/bench_compare.sh [--build-dir build-bench] [--size small] [--threads "1 2"] [--rounds 3]
 #                            [--steps 50] [--audio-seconds 5] [--stages semantic,coarse,fine,codec]
 #                            [--checkpoint /tmp/bark-bench-text-small.pt] [--out DIR]
+#                            [--batches "1 2 4 8 16"]
 #
 # For every thread count T, R rounds alternate: bark-bench, then bench_reference.py, each a fresh
 # process with the same pinned environment (OMP_NUM_THREADS=T, OPENBLAS_NUM_THREADS=T or
@@ -14,6 +15,10 @@
 # file (it is written first with bench_reference.py --write-checkpoint when missing; never commit
 # it). CPU time is reported next to wall time: this machine is shared, and at 1 thread the CPU
 # time is what a run costs when another process holds a core.
+# --batches: bark-bench also runs with --batch B for each B (upstream cannot batch: its batch of
+# B is B runs one after another); the summary then adds a table per thread count: decode
+# throughput, seconds of audio per second end to end and memory beyond the weights, against our
+# batch 1 and against upstream run sequentially.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +34,7 @@ audio_seconds=5
 stages=semantic,coarse,fine,codec
 checkpoint=""
 out=""
+batches="1"
 python="${BARK_REFERENCE_PYTHON:-$HOME/.cache/bark-cpp/venv/bin/python}"
 
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -46,6 +52,7 @@ while [[ $# -gt 0 ]]; do
     --stages) stages="$2"; shift 2 ;;
     --checkpoint) checkpoint="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --batches) batches="$2"; shift 2 ;;
     --python) python="$2"; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "error: unknown option '$1'" >&2; usage 2 >&2 ;;
@@ -79,23 +86,29 @@ fi
   fi
   echo "bark-bench binary: $bench ($(date -r "$bench" -Is))"
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(free -g | awk '/^Mem:/{print $2}') GB"
-  echo "args: size=$size threads='$threads' rounds=$rounds repeat=$repeat steps=$steps audio_seconds=$audio_seconds stages=$stages checkpoint=${checkpoint:-none}"
+  echo "args: size=$size threads='$threads' rounds=$rounds repeat=$repeat steps=$steps audio_seconds=$audio_seconds stages=$stages checkpoint=${checkpoint:-none} batches='$batches'"
 } > "$out/info.txt"
 cat "$out/info.txt"
 
 common=(--size "$size" --steps "$steps" --audio-seconds "$audio_seconds" --stages "$stages" --repeat "$repeat")
 for t in $threads; do
   for r in $(seq 1 "$rounds"); do
-    for side in cpp ref; do
-      json="$out/$side-t$t-r$r.json"
-      echo "== threads $t, round $r/$rounds: $side (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    runs=(ref)
+    for b in $batches; do runs+=("cpp:$b"); done
+    for run in "${runs[@]}"; do
+      side=${run%%:*}
+      b=${run#*:}
+      name="$side-t$t-r$r"
+      [[ $side == cpp && $b != 1 ]] && name="$side-t$t-b$b-r$r"
+      json="$out/$name.json"
+      echo "== threads $t, round $r/$rounds: $side${b:+ batch $b} (load average $(cut -d' ' -f1-3 /proc/loadavg))"
       envs=(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="${blas_threads:-$t}" OMP_WAIT_POLICY=PASSIVE)
       if [[ $side == cpp ]]; then
-        env "${envs[@]}" "$bench" "${common[@]}" --threads "$t" "${ckpt_args[@]}" --json "$json" > "$out/$side-t$t-r$r.log" 2>&1
+        env "${envs[@]}" "$bench" "${common[@]}" --threads "$t" --batch "$b" "${ckpt_args[@]}" --json "$json" > "$out/$name.log" 2>&1
       else
         env "${envs[@]}" "$python" "$here/bench_reference.py" "${common[@]}" --threads "$t" "${ckpt_args[@]}" \
-          --json "$json" > "$out/$side-t$t-r$r.log" 2>&1
-      fi || { echo "error: $side run failed, see $out/$side-t$t-r$r.log" >&2; tail -5 "$out/$side-t$t-r$r.log" >&2; exit 1; }
+          --json "$json" > "$out/$name.log" 2>&1
+      fi || { echo "error: $side run failed, see $out/$name.log" >&2; tail -5 "$out/$name.log" >&2; exit 1; }
     done
   done
 done
@@ -211,6 +224,55 @@ for t in threads:
         if a and b:
             name = "semantic decode" if s == "semantic" else s
             print(f"- {name}: {' '.join(f'{scale * x:.2f}' for x in a)} | {' '.join(f'{scale * x:.2f}' for x in b)}")
+
+# Batches: our --batch B against our batch 1 and against upstream run B times one after another.
+for t in threads:
+    batch_files = sorted(glob.glob(os.path.join(out, f"cpp-t{t}-b*-r*.json")))
+    if not batch_files:
+        continue
+    by_b = {1: load("cpp", t)}
+    for p in batch_files:
+        r = json.load(open(p))
+        by_b.setdefault(r["batch"], []).append(r)
+    ref = load("ref", t)
+    one = by_b[1]
+
+    def m(reps, f):
+        return med([f(r) for r in reps])
+
+    def sem_tps(reps):
+        return m(reps, lambda r: r["stages"]["semantic"]["decode_tokens_per_s"] if "semantic" in r["stages"] else None)
+
+    def coarse_tps(reps):
+        return m(reps, lambda r: r["stages"]["coarse"].get("decode_tokens_per_s") if "coarse" in r["stages"] else None)
+
+    def aps(reps):
+        return m(reps, lambda r: r["end_to_end"]["audio_seconds_per_second"] if r.get("end_to_end") else None)
+
+    def beyond(reps):
+        return m(reps, lambda r: r["peak_rss_mb"] - r["rss_after_init_mb"])
+
+    ref_sem = med([1 / x for x in runs(ref, "semantic", "decode_seconds_per_token")]) if ref else None
+    ref_e2e = e2e(ref, stage_times(ref, False)) if ref else None
+    print(f"\n### batches, {one[0]['size']}, {t} thread(s)\n")
+    print("upstream cannot batch: its numbers for a batch of B are B runs one after another (the same per "
+          "second as 1). Fine and codec run the B sequences one after another on our side too.\n")
+    print("| B | semantic decode tokens/s | coarse decode tokens/s | coarse stage s | audio s per s, end to end "
+          "| vs our B=1 | vs upstream sequential | peak RSS MB (beyond weights) |")
+    print("|---|---|---|---|---|---|---|---|")
+    if ref:
+        print(f"| upstream | {ref_sem:.1f} | | {m(ref, lambda r: r['stages']['coarse']['seconds']['median'] if 'coarse' in r['stages'] else None) or 0:.1f} "
+              f"| {1 / ref_e2e if ref_e2e else 0:.3f} | | 1.00x | {m(ref, lambda r: r['peak_rss_mb']):.0f} |")
+    for b in sorted(by_b):
+        reps = by_b[b]
+        st, ct, a = sem_tps(reps), coarse_tps(reps), aps(reps)
+        cs = m(reps, lambda r: r["stages"]["coarse"]["seconds"]["median"] if "coarse" in r["stages"] else None)
+        st1, ct1, a1 = sem_tps(one), coarse_tps(one), aps(one)
+        fmt = lambda x, x1: f"{x:.1f} ({x / x1:.2f}x)" if x and x1 else "-"
+        vs_ref = f"{a * ref_e2e:.2f}x" if a and ref_e2e else "-"
+        print(f"| {b} | {fmt(st, st1)} | {fmt(ct, ct1)} | {cs or 0:.1f} | {a or 0:.3f} | "
+              f"{(a / a1 if a and a1 else 0):.2f}x | {vs_ref} | {m(reps, lambda r: r['peak_rss_mb']):.0f} "
+              f"({beyond(reps):.0f}, {beyond(reps) / beyond(one):.2f}x) |")
 EOF
 echo
 echo "results: $out"

@@ -7,7 +7,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <vector>
 #include <set>
 #include <string>
 #include <thread>
@@ -101,6 +105,111 @@ int set_cpu_threads(int requested) {
   // spinning costs several times the work. Size it like torch's pool when the symbol exists.
   if (auto fn = openblas_setter()) fn(threads);
   return threads;
+}
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// The pool behind parallel_rows: workers that spin briefly between jobs, then sleep.
+class RowPool {
+ public:
+  explicit RowPool(int workers) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work(i); });
+  }
+  ~RowPool() {
+    {
+      std::lock_guard<std::mutex> lock(sleep_mutex_);
+      stop_ = true;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  int workers() const { return static_cast<int>(threads_.size()); }
+
+  // False when another caller holds the pool (the caller then runs everything itself).
+  bool run(int64_t n, int64_t chunk, int parts, const std::function<void(int64_t, int64_t)>& fn) {
+    std::unique_lock<std::mutex> busy(submit_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    fn_ = &fn;
+    n_ = n;
+    chunk_ = chunk;
+    parts_ = parts;
+    pending_.store(workers(), std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(sleep_mutex_);  // no lost wake-up for a worker going to sleep
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    fn(0, std::min(n, chunk));  // part 0 on the calling thread
+    while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+    return true;
+  }
+
+ private:
+  void work(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+      // spin ~0.2 ms for the next job, then sleep until one comes
+      const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      for (int i = 0; generation_.load(std::memory_order_acquire) == seen; ++i) {
+        cpu_relax();
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() > spin_until) {
+          std::unique_lock<std::mutex> lock(sleep_mutex_);
+          wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        }
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_) return;
+      const int part = index + 1;
+      if (part < parts_) {
+        const int64_t begin = part * chunk_;
+        (*fn_)(begin, std::min(n_, begin + chunk_));
+      }
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex submit_, sleep_mutex_;
+  std::condition_variable wake_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  bool stop_ = false;
+  // the job: written before generation_ is bumped (release), read after it is seen (acquire)
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0, chunk_ = 0;
+  int parts_ = 0;
+};
+
+RowPool& row_pool() {
+  // Intentionally leaked: workers must not be joined from static destructors at exit, while
+  // another thread may still be decoding.
+  static RowPool* pool = new RowPool(std::max(0, physical_cores() - 1));
+  return *pool;
+}
+
+}  // namespace
+
+void parallel_rows(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  const int threads = std::max(1, at::get_num_threads());
+  const int64_t max_parts = (n + grain - 1) / grain;
+  int parts = static_cast<int>(std::min<int64_t>(threads, max_parts));
+  if (parts > 1) {
+    RowPool& pool = row_pool();
+    parts = std::min(parts, pool.workers() + 1);
+    const int64_t chunk = (n + parts - 1) / parts;
+    parts = static_cast<int>((n + chunk - 1) / chunk);
+    if (parts > 1 && pool.run(n, chunk, parts, fn)) return;
+  }
+  fn(0, n);
 }
 
 }  // namespace bark

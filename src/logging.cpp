@@ -15,11 +15,16 @@ namespace {
 
 constexpr spdlog::level::level_enum kDefaultLevel = spdlog::level::warn;
 
-spdlog::level::level_enum level_from_env() {
+// $BARK_LOG_LEVEL, or the default. `unknown` is set when the variable holds no level name (it is
+// then ignored, and the logger warns once it exists).
+spdlog::level::level_enum level_from_env(bool* unknown) {
   const char* env = std::getenv("BARK_LOG_LEVEL");
   if (env == nullptr || *env == '\0') return kDefaultLevel;
   const auto level = spdlog::level::from_str(env);  // unknown names map to "off"
-  if (level == spdlog::level::off && std::string(env) != "off") return kDefaultLevel;
+  if (level == spdlog::level::off && std::string(env) != "off") {
+    *unknown = true;
+    return kDefaultLevel;
+  }
   return level;
 }
 
@@ -72,7 +77,12 @@ const std::shared_ptr<DispatchSink>& dispatch_sink() {
 std::shared_ptr<spdlog::logger>& logger_ptr() {
   static std::shared_ptr<spdlog::logger> logger = [] {
     auto l = std::make_shared<spdlog::logger>("bark", dispatch_sink());
-    l->set_level(level_from_env());
+    bool unknown = false;
+    l->set_level(level_from_env(&unknown));
+    if (unknown) {
+      l->warn("BARK_LOG_LEVEL='{}' is not a log level (trace, debug, info, warn, error, critical, off); "
+              "ignored", std::getenv("BARK_LOG_LEVEL"));
+    }
     return l;
   }();
   return logger;

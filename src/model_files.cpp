@@ -13,6 +13,9 @@
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
+
+#include "bark/errors.h"
 
 namespace fs = std::filesystem;
 
@@ -65,6 +68,8 @@ bool is_file(const std::string& path) {
 // "" when `path` is a readable regular file or does not exist at all; otherwise what is wrong
 // with what is there ("a directory", "a symbolic link loop", ...), for messages that must not
 // call an existing file "missing".
+constexpr const char* DANGLING_LINK = "a symbolic link to a missing file";
+
 std::string unusable(const std::string& path) {
   if (path.empty()) return "";
   struct stat st {};
@@ -72,7 +77,7 @@ std::string unusable(const std::string& path) {
     const int err = errno;
     if (err == ENOENT || err == ENOTDIR) {
       struct stat lst {};
-      return ::lstat(path.c_str(), &lst) == 0 ? "a symbolic link to a missing file" : "";
+      return ::lstat(path.c_str(), &lst) == 0 ? DANGLING_LINK : "";
     }
     if (err == ELOOP) return "a symbolic link loop";
     return std::string("not accessible (") + std::strerror(err) + ")";
@@ -138,14 +143,17 @@ void add_hf_vocab_candidates(std::vector<FileCandidate>& out) {
   }
 }
 
-std::string shell_quote(const std::string& s) {
-  if (s.find_first_of(" \t'\"$\\`!*?;&|<>()") == std::string::npos) return s;
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 }  // namespace
+
+ModelFilesMissing::ModelFilesMissing(const std::string& what, std::string model_dir_, std::vector<std::string> files_,
+                                     std::vector<std::string> groups_, bool use_small_, bool small_models_present_)
+    : std::runtime_error(what),
+      model_dir(std::move(model_dir_)),
+      files(std::move(files_)),
+      groups(std::move(groups_)),
+      use_small(use_small_),
+      small_models_present(small_models_present_) {}
+ModelFilesMissing::~ModelFilesMissing() = default;
 
 std::string model_file_name(ModelFile file, bool use_small) {
   // generation.py REMOTE_MODEL_PATHS
@@ -267,24 +275,28 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
   }
   std::string missing;
   int n_missing = 0;
-  int n_unusable = 0;
-  std::vector<std::string> missing_groups;
+  int n_unusable = 0;  // missing slots whose candidates exist but cannot be used (not a dangling link)
+  std::vector<std::string> missing_groups, missing_names;
   for (const Slot& slot : slots) {
     const auto candidates = model_file_candidates(slot.file, model_dir_option, use_small);
     std::string problems;  // candidates that exist but cannot be used
+    bool unusable_here = false;  // one of them is more than a dangling link (downloading would not help)
     for (const auto& c : candidates) {
       const std::string why = unusable(c.path);
       if (why.empty() && is_file(c.path)) {
         *slot.path = c.path;
         break;
       }
-      if (!why.empty()) problems += (problems.empty() ? "" : ", ") + c.path + " is " + why;
+      if (!why.empty()) {
+        problems += (problems.empty() ? "" : ", ") + c.path + " is " + why;
+        if (why != DANGLING_LINK) unusable_here = true;
+      }
     }
     if (!slot.needed || !slot.path->empty()) continue;
     if (n_missing++ > 0) missing += "; ";
     missing += model_file_name(slot.file, use_small) + " (" + model_file_description(slot.file, use_small) + ") ";
+    if (unusable_here) ++n_unusable;
     if (!problems.empty()) {
-      ++n_unusable;
       missing += "cannot be used: " + problems;
     } else {
       missing += "looked for at ";
@@ -292,6 +304,7 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
         missing += (i ? ", " : "") + candidates[i].path + " (" + candidates[i].origin + ")";
       }
     }
+    missing_names.push_back(model_file_name(slot.file, use_small));
     if (std::find(missing_groups.begin(), missing_groups.end(), slot.group) == missing_groups.end()) {
       missing_groups.push_back(slot.group);
     }
@@ -307,21 +320,21 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
   }
 
   if (!missing.empty()) {
-    std::string command = "bark-cli download";
-    if (use_small) command += " --small";
-    if (!model_dir_option.empty()) command += " --model-dir " + shell_quote(model_dir_option);
-    std::string all_note;
-    if (missing_groups.size() < 3) {  // name the groups, and say how to get everything
-      all_note = " (everything: `" + command + "`)";
-      command += " --only ";
-      for (size_t i = 0; i < missing_groups.size(); ++i) command += (i ? "," : "") + missing_groups[i];
+    // The large models missing, the small ones present: a front end may suggest them.
+    bool small_present = !use_small;
+    for (ModelFile f : {ModelFile::Text, ModelFile::Coarse, ModelFile::Fine}) {
+      if (!use_small) small_present = small_present && !find_model_file(f, model_dir_option, /*use_small=*/true).empty();
     }
-    const std::string it = n_missing > 1 ? "them" : "it";
-    const std::string head = n_unusable == n_missing ? (n_missing > 1 ? "unusable model files: " : "unusable model file: ")
-                                                     : (n_missing > 1 ? "missing model files: " : "missing model file: ");
-    throw std::runtime_error(head + missing +
-                             "; get " + it + " with `" + command + "`" + all_note + ", or point --model-dir or $BARK_MODEL_DIR at a "
-                             "directory that has " + it);
+    if (n_unusable == n_missing) {
+      // Every missing file exists but cannot be used (a directory, a FIFO, unreadable...): not
+      // "missing", and a download would not replace it.
+      throw std::runtime_error(std::string(n_missing > 1 ? "unusable model files: " : "unusable model file: ") +
+                               missing);
+    }
+    const bool models_missing = std::find(missing_groups.begin(), missing_groups.end(), "models") != missing_groups.end();
+    throw ModelFilesMissing(std::string(n_missing > 1 ? "missing model files: " : "missing model file: ") + missing,
+                            dirs.empty() ? "" : dirs.front().path, missing_names, missing_groups, use_small,
+                            models_missing && small_present);
   }
   return files;
 }
@@ -358,11 +371,13 @@ std::string resolve_voice(const std::string& voice, const std::string& prompts_d
   if (voice.empty()) return "";
   const std::string ext = ".npz";
   if (voice.size() >= ext.size() && voice.compare(voice.size() - ext.size(), ext.size(), ext) == 0) {
+    // A file that cannot be opened is the environment's fault (runtime_error); its content is checked
+    // by load_history_prompt (invalid_argument).
     if (is_file(voice) && unusable(voice).empty()) return voice;
     if (const std::string why = unusable(voice); !why.empty()) {
-      throw std::invalid_argument("voice file '" + voice + "' is " + why);
+      throw std::runtime_error("voice file '" + voice + "' is " + why);
     }
-    throw std::invalid_argument("voice file '" + voice + "' not found (a voice ending in .npz is read as a path)");
+    throw std::runtime_error("voice file '" + voice + "' not found (a voice ending in .npz is read as a path)");
   }
   if (!is_allowed_prompt(voice)) {
     throw std::invalid_argument(
@@ -372,12 +387,14 @@ std::string resolve_voice(const std::string& voice, const std::string& prompts_d
   }
   const std::string path = join(prompts_dir, voice + ext);
   if (is_file(path) && unusable(path).empty()) return path;
-  if (const std::string why = unusable(path); !why.empty()) {
-    throw std::invalid_argument("voice preset '" + voice + "': " + path + " is " + why);
+  if (const std::string why = unusable(path); !why.empty() && why != DANGLING_LINK) {
+    throw std::runtime_error("voice preset '" + voice + "': " + path + " is " + why);
   }
-  throw std::invalid_argument("voice preset '" + voice + "' not found: no file " + path +
-                              "; get the presets with `bark-cli download --only prompts` (add --model-dir DIR "
-                              "for another model directory)");
+  const std::string model_dir = fs::path(prompts_dir).parent_path().string();
+  throw ModelFilesMissing("voice preset '" + voice + "' not found: no file " + path + " (model directory " +
+                              model_dir + ")",
+                          model_dir, {std::string(PROMPTS_DIR_NAME) + "/" + voice + ext}, {"prompts"},
+                          /*use_small=*/false, /*small_models_present=*/false);
 }
 
 }  // namespace bark

@@ -72,9 +72,9 @@ struct ModelFiles {
   std::string prompts_dir;
 };
 
-// Finds the files of one model size. Throws std::runtime_error, on one line, naming every
-// missing needed file, every path it was looked for at, and the `bark-cli download` command
-// that fetches it.
+// Finds the files of one model size. Throws bark::ModelFilesMissing (bark/errors.h), on one
+// line, naming every missing needed file and every path it was looked for at; front ends add
+// how to get them.
 ModelFiles locate_model_files(const std::string& model_dir_option, bool use_small,
                               const ModelFileNeeds& need = {});
 
@@ -88,8 +88,9 @@ std::vector<std::string> allowed_prompts();
 
 // Voice -> .npz path. A voice ending in ".npz" is a path and must be an existing file; anything
 // else must be an allowed preset name present as <prompts_dir>/<name>.npz. Empty -> "".
-// Throws std::invalid_argument: unknown name (with examples of valid ones) or missing file
-// (with the path looked at, and for presets how to get them).
+// Throws std::invalid_argument for an unknown name (with examples of valid ones),
+// bark::ModelFilesMissing for a preset whose file is missing (with the path and model directory),
+// std::runtime_error for a missing .npz path.
 std::string resolve_voice(const std::string& voice, const std::string& prompts_dir);
 
 }  // namespace bark

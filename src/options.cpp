@@ -2,11 +2,17 @@
 #include <cctype>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "bark/options.h"
 #include "bark/speech.h"
 
 namespace bark {
+
+int max_num_threads() {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return 4 * static_cast<int>(cpus == 0 ? 1 : cpus);
+}
 
 Device parse_device(const std::string& name) {
   std::string n = name;
@@ -33,13 +39,15 @@ Precision parse_precision(const std::string& name) {
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (n == "fp32" || n == "float32" || n == "exact") return Precision::Fp32;
   if (n == "fp16" || n == "float16" || n == "half") return Precision::Fp16;
-  throw std::invalid_argument("unknown precision '" + name + "' (expected fp32 or fp16)");
+  if (n == "int8") return Precision::Int8;
+  throw std::invalid_argument("unknown precision '" + name + "' (expected fp32, fp16 or int8)");
 }
 
 const char* precision_name(Precision precision) {
   switch (precision) {
     case Precision::Fp32: return "fp32";
     case Precision::Fp16: return "fp16";
+    case Precision::Int8: return "int8";
   }
   return "?";
 }

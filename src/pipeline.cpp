@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <new>
 #include <random>
@@ -21,6 +22,7 @@
 #include "bark/history_prompt.h"
 #include "cpu_threads.h"
 #include "device.h"
+#include "engine/coalescer.h"
 #include "engine/errors.h"
 #include "engine/generator_impl.h"
 #include "engine/model_store.h"
@@ -62,16 +64,32 @@ DeviceAvailability probe_devices() {
   return a;
 }
 
+// %g: "0.0001", "1e-30", "inf" (std::to_string would print 1e-30 as "0.000000").
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
 void check_finite_positive(double v, const char* name) {
   if (!std::isfinite(v) || v <= 0) {
     throw std::invalid_argument(std::string(name) + " must be a finite number > 0, got " + std::to_string(v));
   }
 }
 
+// Sampling divides the logits by the temperature: below MIN_TEMPERATURE they can overflow to inf
+// and the softmax gives NaN. Such a temperature means greedy anyway.
+void check_temperature(double v, const char* name) {
+  if (!std::isfinite(v) || v < MIN_TEMPERATURE) {
+    throw std::invalid_argument(std::string(name) + " must be a finite number >= " + format_number(MIN_TEMPERATURE) +
+                                " (smaller ones cannot be sampled), got " + format_number(v));
+  }
+}
+
 void validate_options(const GenerationOptions& o) {
-  check_finite_positive(o.text_temp, "text_temp");
-  check_finite_positive(o.waveform_temp, "waveform_temp");
-  if (o.fine_temp) check_finite_positive(*o.fine_temp, "fine_temp");
+  check_temperature(o.text_temp, "text_temp");
+  check_temperature(o.waveform_temp, "waveform_temp");
+  if (o.fine_temp) check_temperature(*o.fine_temp, "fine_temp");
   if (o.top_k && *o.top_k < 1) throw std::invalid_argument("top_k must be >= 1, got " + std::to_string(*o.top_k));
   if (o.top_p && !(*o.top_p > 0 && *o.top_p <= 1)) {
     throw std::invalid_argument("top_p must be in (0, 1], got " + std::to_string(*o.top_p));
@@ -263,21 +281,23 @@ class PipelineImpl {
     return h;
   }
 
-  // `dropped_percent` (optional) receives the share of the text's tokens beyond 256 (upstream drops them).
-  SemanticTokens semantic(const std::string& text, const Call& call, const generation::History* h,
-                          double* dropped_percent = nullptr) const {
-    const GenerationOptions& o = call.options();
+  // The 256 ids Bark reads; `dropped_percent` (optional) receives the share of the text's tokens
+  // beyond 256 (upstream drops them).
+  std::vector<int64_t> encode_text(const std::string& text, double* dropped_percent) const {
     const std::string normalized = text::normalize_whitespace(text);  // throws on invalid UTF-8
     if (normalized.empty()) throw std::invalid_argument("text is empty (nothing to say after whitespace clean-up)");
     store_.files(/*need_models=*/true);  // report every missing file at once, before any loading
     double dropped = 0;
-    const auto encoded = text::encode_for_bark(store_.tokenizer(), normalized, &dropped);
+    auto encoded = text::encode_for_bark(store_.tokenizer(), normalized, &dropped);
     if (encoded.front() == text::TEXT_PAD_TOKEN) {  // BERT's clean-up dropped every character
       throw std::invalid_argument("text is empty (nothing to say: only control or unassigned characters)");
     }
     if (dropped_percent != nullptr) *dropped_percent = dropped;
-    const auto& model = store_.text(call.announce());
-    Placement place(*this, [&](const at::Device& d) { store_.place_text(d); });
+    return encoded;
+  }
+
+  static generation::SemanticOptions semantic_options(const Call& call) {
+    const GenerationOptions& o = call.options();
     generation::SemanticOptions so;
     so.sampling = sampling_of(o.text_temp, o, call.generator());
     so.min_eos_p = o.min_eos_p ? std::optional<double>(*o.min_eos_p) : std::nullopt;
@@ -285,10 +305,26 @@ class PipelineImpl {
     so.allow_early_stop = o.allow_early_stop;
     so.use_kv_caching = o.use_kv_caching;
     so.progress = call.progress(Stage::Semantic);
-    threads_for_stage("semantic");
+    return so;
+  }
+
+  SemanticTokens semantic(const std::string& text, const Call& call, const generation::History* h,
+                          double* dropped_percent = nullptr) const {
+    const auto encoded = encode_text(text, dropped_percent);
+    const auto& model = store_.text(call.announce());
+    Placement place(*this, [&](const at::Device& d) { store_.place_text(d); });
+    const generation::SemanticOptions so = semantic_options(call);
     const auto t0 = Clock::now();
-    c10::InferenceMode guard;
-    auto out = generation::generate_text_semantic(model, encoded, h ? &h->semantic : nullptr, so);
+    std::vector<int64_t> out;
+    if (coalescing()) {
+      auto r = semantic_coalescer().submit({encoded, h ? &h->semantic : nullptr, so});
+      if (r.error) std::rethrow_exception(r.error);
+      out = std::move(r.value);
+    } else {
+      threads_for_stage("semantic");
+      c10::InferenceMode guard;
+      out = generation::generate_text_semantic(model, encoded, h ? &h->semantic : nullptr, so);
+    }
     if (call.announce()) {
       log().info("semantic: {} tokens ({:.2f}s of audio) in {:.2f}s", out.size(),
                  static_cast<double>(out.size()) / generation::SEMANTIC_RATE_HZ, seconds_since(t0));
@@ -296,10 +332,9 @@ class PipelineImpl {
     return out;
   }
 
-  CodebookTokens coarse(const SemanticTokens& semantic, const Call& call, const generation::History* h) const {
+  // generate_coarse's options for this call, checked against the coarse model's block size.
+  static generation::CoarseOptions coarse_options(const Call& call, const models::GPT& model) {
     const GenerationOptions& o = call.options();
-    validate_semantic(semantic);
-    const auto& model = store_.coarse(call.announce());
     const int64_t positions = 257 + o.max_coarse_history + o.sliding_window_len - 1;
     if (positions > model.config().block_size) {
       throw std::invalid_argument("max_coarse_history + sliding_window_len = " +
@@ -307,17 +342,31 @@ class PipelineImpl {
                                   " needs " + std::to_string(positions) + " positions; the coarse model has " +
                                   std::to_string(model.config().block_size));
     }
-    Placement place(*this, [&](const at::Device& d) { store_.place_coarse(d); });
     generation::CoarseOptions co;
     co.sampling = sampling_of(o.waveform_temp, o, call.generator());
     co.max_coarse_history = o.max_coarse_history;
     co.sliding_window_len = o.sliding_window_len;
     co.use_kv_caching = o.use_kv_caching;
     co.progress = call.progress(Stage::Coarse);
-    threads_for_stage("coarse");
+    return co;
+  }
+
+  CodebookTokens coarse(const SemanticTokens& semantic, const Call& call, const generation::History* h) const {
+    validate_semantic(semantic);
+    const auto& model = store_.coarse(call.announce());
+    const generation::CoarseOptions co = coarse_options(call, model);
+    Placement place(*this, [&](const at::Device& d) { store_.place_coarse(d); });
     const auto t0 = Clock::now();
-    c10::InferenceMode guard;
-    auto out = generation::generate_coarse(model, semantic, h, co);
+    generation::Codes out;
+    if (coalescing()) {
+      auto r = coarse_coalescer().submit({&semantic, h, co});
+      if (r.error) std::rethrow_exception(r.error);
+      out = std::move(r.value);
+    } else {
+      threads_for_stage("coarse");
+      c10::InferenceMode guard;
+      out = generation::generate_coarse(model, semantic, h, co);
+    }
     if (call.announce()) {
       log().info("coarse: {} frames ({:.2f}s of audio) in {:.2f}s", out.cols,
                  static_cast<double>(out.cols) / generation::COARSE_RATE_HZ, seconds_since(t0));
@@ -334,6 +383,7 @@ class PipelineImpl {
     fo.temp = o.fine_temp ? std::optional<double>(*o.fine_temp) : std::nullopt;
     fo.generator = call.generator();
     fo.progress = call.progress(Stage::Fine);
+    fo.fast = o.fine_fast.value_or(store_.precision() != Precision::Fp32);
     threads_for_stage("fine");
     const auto t0 = Clock::now();
     c10::InferenceMode guard;
@@ -359,6 +409,125 @@ class PipelineImpl {
     return audio;
   }
 
+  // One request of a batched call: text (or semantic tokens) and its options.
+  struct BatchItem {
+    const std::string* text = nullptr;
+    const SemanticTokens* semantic = nullptr;
+    const GenerationOptions* options = nullptr;
+  };
+
+  // The batched calls (CPU): per request a Call (own generator and progress), then the semantic
+  // stage (from text) and the coarse stage for all requests together, each up to `max_batch`
+  // rows at a time, then (to_audio) fine and codec request by request. A request's error is
+  // kept in its result and the request leaves; the others go on.
+  std::vector<BatchResult> batch(const std::vector<BatchItem>& items, bool to_audio, int max_batch) const {
+    if (max_batch < 1) throw std::invalid_argument("max_batch must be >= 1, got " + std::to_string(max_batch));
+    std::vector<BatchResult> out(items.size());
+    struct Row {
+      size_t index;
+      std::optional<generation::History> history;
+      std::unique_ptr<Call> call;
+      std::vector<int64_t> encoded;
+      const generation::History* h() const { return history ? &*history : nullptr; }
+    };
+    std::vector<Row> rows;
+    const auto fail = [&](size_t i) { out[i].error = engine::public_error("generate_audio_batch", std::current_exception()); };
+    for (size_t i = 0; i < items.size(); ++i) {
+      try {
+        const GenerationOptions& o = *items[i].options;
+        validate_options(o);
+        Row row{i, history(o), nullptr, {}};
+        if (items[i].text != nullptr) {
+          row.encoded = encode_text(*items[i].text, &out[i].result.text_dropped_percent);
+        } else {
+          validate_semantic(*items[i].semantic);
+          out[i].result.full.semantic_prompt = *items[i].semantic;
+        }
+        row.call = std::make_unique<Call>(o, store_, nullptr);
+        rows.push_back(std::move(row));
+      } catch (...) {
+        fail(i);
+      }
+    }
+    const auto drop_failed = [&] {
+      rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const Row& r) { return out[r.index].error != nullptr; }),
+                 rows.end());
+    };
+    const bool announce = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.call->announce(); });
+    if (!rows.empty() && items[rows[0].index].text != nullptr) {
+      try {
+        const auto& model = store_.text(announce);
+        std::vector<generation::SemanticJob> jobs;
+        for (const Row& r : rows) {
+          jobs.push_back({r.encoded, r.history ? &r.history->semantic : nullptr, semantic_options(*r.call)});
+        }
+        threads_for_stage("semantic");
+        const auto t0 = Clock::now();
+        c10::InferenceMode guard;
+        auto results = generation::generate_text_semantic_batch(model, jobs, max_batch);
+        size_t tokens = 0;
+        for (size_t k = 0; k < rows.size(); ++k) {
+          if (results[k].error) {
+            out[rows[k].index].error = engine::public_error("generate_audio_batch", results[k].error);
+          } else {
+            tokens += results[k].value.size();
+            out[rows[k].index].result.full.semantic_prompt = std::move(results[k].value);
+          }
+        }
+        if (announce) log().info("semantic: {} requests, {} tokens in {:.2f}s", rows.size(), tokens, seconds_since(t0));
+      } catch (...) {
+        for (const Row& r : rows) fail(r.index);
+      }
+      drop_failed();
+      if (!to_audio) return out;
+    }
+    if (!rows.empty()) {
+      try {
+        const auto& model = store_.coarse(announce);
+        std::vector<generation::CoarseJob> jobs;
+        std::vector<Row*> coarse_rows;
+        for (Row& r : rows) {
+          try {
+            jobs.push_back({&out[r.index].result.full.semantic_prompt, r.h(), coarse_options(*r.call, model)});
+            coarse_rows.push_back(&r);
+          } catch (...) {
+            fail(r.index);
+          }
+        }
+        threads_for_stage("coarse");
+        const auto t0 = Clock::now();
+        c10::InferenceMode guard;
+        auto results = generation::generate_coarse_batch(model, jobs, max_batch);
+        int64_t frames = 0;
+        for (size_t k = 0; k < coarse_rows.size(); ++k) {
+          BatchResult& o = out[coarse_rows[k]->index];
+          if (results[k].error) {
+            o.error = engine::public_error("generate_audio_batch", results[k].error);
+          } else {
+            frames += results[k].value.cols;
+            o.result.full.coarse_prompt = from_codes(results[k].value);
+          }
+        }
+        if (announce) log().info("coarse: {} requests, {} frames in {:.2f}s", coarse_rows.size(), frames, seconds_since(t0));
+      } catch (...) {
+        for (const Row& r : rows) {
+          if (!out[r.index].error) fail(r.index);
+        }
+      }
+      drop_failed();
+    }
+    for (Row& r : rows) {
+      GenerationResult& g = out[r.index].result;
+      try {
+        g.full.fine_prompt = fine(g.full.coarse_prompt, *r.call, r.h());
+        g.audio = decode(g.full.fine_prompt, r.call.get());
+      } catch (...) {
+        fail(r.index);
+      }
+    }
+    return out;
+  }
+
   const engine::ModelStore& store() const { return store_; }
 
  private:
@@ -366,7 +535,54 @@ class PipelineImpl {
     if (options.num_threads < 0) {
       throw std::invalid_argument("num_threads must be >= 0, got " + std::to_string(options.num_threads));
     }
+    // More threads than 4 per logical CPU only adds contention: surely a typo.
+    const int max_threads = max_num_threads();
+    if (options.num_threads > max_threads) {
+      throw std::invalid_argument("num_threads must be at most " + std::to_string(max_threads) + " (4 x " +
+                                  std::to_string(max_threads / 4) + " logical CPUs), got " +
+                                  std::to_string(options.num_threads));
+    }
+    if (options.max_batch < 1 || options.max_batch > 256) {
+      throw std::invalid_argument("max_batch must be in [1, 256], got " + std::to_string(options.max_batch));
+    }
+    if (!(options.batch_window_ms >= 0 && options.batch_window_ms <= 10'000)) {
+      throw std::invalid_argument("batch_window_ms must be in [0, 10000], got " + std::to_string(options.batch_window_ms));
+    }
     return options;
+  }
+
+  // Concurrent single calls coalesce here when max_batch > 1 (CPU only: GPU calls sample with
+  // the device's generator, one call at a time).
+  using SemanticCoalescer = engine::Coalescer<generation::SemanticJob, std::vector<int64_t>>;
+  using CoarseCoalescer = engine::Coalescer<generation::CoarseJob, generation::Codes>;
+  bool coalescing() const { return options_.max_batch > 1 && devices_.models == Device::Cpu && !offloading(); }
+  std::chrono::microseconds batch_window() const {
+    return std::chrono::microseconds(static_cast<int64_t>(options_.batch_window_ms * 1000));
+  }
+  SemanticCoalescer& semantic_coalescer() const {
+    std::call_once(coalescers_once_, [&] { make_coalescers(); });
+    return *semantic_coalescer_;
+  }
+  CoarseCoalescer& coarse_coalescer() const {
+    std::call_once(coalescers_once_, [&] { make_coalescers(); });
+    return *coarse_coalescer_;
+  }
+  void make_coalescers() const {
+    const auto n = static_cast<size_t>(options_.max_batch);
+    semantic_coalescer_ = std::make_unique<SemanticCoalescer>(batch_window(), n, [this, n](const auto& jobs) {
+      const auto& model = store_.text(false);
+      threads_for_stage("semantic");
+      c10::InferenceMode guard;
+      if (jobs.size() > 1) log().debug("semantic: {} concurrent calls batched", jobs.size());
+      return generation::generate_text_semantic_batch(model, jobs, static_cast<int64_t>(n));
+    });
+    coarse_coalescer_ = std::make_unique<CoarseCoalescer>(batch_window(), n, [this, n](const auto& jobs) {
+      const auto& model = store_.coarse(false);
+      threads_for_stage("coarse");
+      c10::InferenceMode guard;
+      if (jobs.size() > 1) log().debug("coarse: {} concurrent calls batched", jobs.size());
+      return generation::generate_coarse_batch(model, jobs, static_cast<int64_t>(n));
+    });
   }
 
   bool offloading() const { return options_.offload_cpu && devices_.models != Device::Cpu; }
@@ -402,6 +618,9 @@ class PipelineImpl {
   engine::ModelStore store_;
   mutable std::mutex offload_mutex_;
   int threads_ = 1;  // configured intra-op threads per call
+  mutable std::once_flag coalescers_once_;
+  mutable std::unique_ptr<SemanticCoalescer> semantic_coalescer_;
+  mutable std::unique_ptr<CoarseCoalescer> coarse_coalescer_;
 };
 
 Pipeline::Pipeline(const PipelineOptions& options)
@@ -528,6 +747,69 @@ Audio Pipeline::codec_decode(const CodebookTokens& fine) const {
   return guarded("codec_decode", [&] {
     at::init_num_threads();
     return p.decode(fine, nullptr);
+  });
+}
+
+namespace {
+
+// On the CPU the requests are batched; elsewhere (GPU generators are per device, one call at a
+// time) they run one after another through the single-request calls.
+template <class Single>
+std::vector<BatchResult> sequential(size_t n, Single&& single) {
+  std::vector<BatchResult> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    try {
+      out[i].result = single(i);
+    } catch (...) {
+      out[i].error = std::current_exception();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<BatchResult> Pipeline::generate_audio_batch(const std::vector<BatchRequest>& requests,
+                                                        const BatchOptions& batch) const {
+  const PipelineImpl& p = impl();
+  if (p.device() != Device::Cpu) {
+    return sequential(requests.size(), [&](size_t i) { return generate_audio_full(requests[i].text, requests[i].options); });
+  }
+  return guarded("generate_audio_batch", [&] {
+    std::vector<PipelineImpl::BatchItem> items;
+    for (const auto& r : requests) items.push_back({&r.text, nullptr, &r.options});
+    return p.batch(items, /*to_audio=*/true, batch.max_batch);
+  });
+}
+
+std::vector<BatchResult> Pipeline::text_to_semantic_batch(const std::vector<BatchRequest>& requests,
+                                                          const BatchOptions& batch) const {
+  const PipelineImpl& p = impl();
+  if (p.device() != Device::Cpu) {
+    return sequential(requests.size(), [&](size_t i) {
+      GenerationResult r;
+      r.full.semantic_prompt = text_to_semantic(requests[i].text, requests[i].options);
+      return r;
+    });
+  }
+  return guarded("text_to_semantic_batch", [&] {
+    std::vector<PipelineImpl::BatchItem> items;
+    for (const auto& r : requests) items.push_back({&r.text, nullptr, &r.options});
+    return p.batch(items, /*to_audio=*/false, batch.max_batch);
+  });
+}
+
+std::vector<BatchResult> Pipeline::semantic_to_waveform_batch(const std::vector<SemanticRequest>& requests,
+                                                              const BatchOptions& batch) const {
+  const PipelineImpl& p = impl();
+  if (p.device() != Device::Cpu) {
+    return sequential(requests.size(),
+                      [&](size_t i) { return semantic_to_waveform_full(requests[i].semantic, requests[i].options); });
+  }
+  return guarded("semantic_to_waveform_batch", [&] {
+    std::vector<PipelineImpl::BatchItem> items;
+    for (const auto& r : requests) items.push_back({nullptr, &r.semantic, &r.options});
+    return p.batch(items, /*to_audio=*/true, batch.max_batch);
   });
 }
 

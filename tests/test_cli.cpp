@@ -116,6 +116,54 @@ TEST_CASE("bark-cli --help shows every option and copy-paste examples, --version
   auto version = run_cli({"--version"}, bark_test::clean_env(home));
   CHECK(version.exit_code == 0);
   CHECK(version.out == "bark-cli 0.1.0\n");
+
+  // Paths are PATH/DIR, not TEXT; every option shows its default; -1 is a random seed.
+  for (const char* opt : {"--text-file PATH", "-o,--output,--output_filename PATH=bark_generation.wav", "--model-dir DIR",
+                          "--save-prompt PATH.npz", "--voice,--history_prompt NAME|PATH.npz", "--threads N=0",
+                          "--seed N=-1", "-1: random", "--text-temp,--text_temp T=0.7", "--fine-temp T=0.5",
+                          "--top-k K", "--top-p P", "--min-eos-p P", "default: 0.2", "--max-duration S", "--output_dir DIR",
+                          "--text", "SUNO_USE_SMALL_MODELS", "SUNO_OFFLOAD_CPU", "SUNO_ENABLE_MPS",
+                          "bark-cli -- download", "Exit codes:"}) {
+    CHECK_THAT(help.out, Contains(opt));
+  }
+  for (const char* line : {"--text-file TEXT", "--model-dir TEXT", "--save-prompt TEXT", "--output TEXT"}) {
+    CHECK_THAT(help.out, !Contains(line));
+  }
+  // download --help ends with examples of download.
+  auto dl = run_cli({"download", "--help"}, bark_test::clean_env(home));
+  CHECK(dl.exit_code == 0);
+  const auto examples = dl.out.rfind("Examples:");
+  REQUIRE(examples != std::string::npos);
+  CHECK_THAT(dl.out.substr(examples), Contains("bark-cli download --small") && Contains("bark-cli download --list") &&
+                                          Contains("bark-cli download --only vocab,prompts"));
+  CHECK(dl.out.find("--voice", examples) == std::string::npos);
+}
+
+// The fast paths never load libtorch (docs/CLI.md, "Start-up"): the dynamic loader's own log
+// (LD_DEBUG=files) lists every library it opens.
+TEST_CASE("bark-cli --version, --help, --print-tokens and download do not load libtorch", "[cli]") {
+  const auto root = bark_test::unique_temp_dir("cli_startup");
+  const auto dir = root / "vocab-only";
+  fs::create_directories(dir);
+  fs::create_symlink(bark_test::vocab_path(), dir / "vocab.txt");
+  const std::vector<std::vector<std::string>> fast = {
+      {"--version"}, {"--help"}, {"download", "--help"}, {"--print-tokens", "--model-dir", dir.string(), "Hello."},
+      {"--print-segments", "--model-dir", dir.string(), "Hello. World."}, {"download", "--list"}};
+  for (const auto& args : fast) {
+    INFO(args.front() << " " << args.back());
+    auto env = bark_test::clean_env(root / "home");
+    env["LD_DEBUG"] = "files";
+    const auto r = run_cli(args, env);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.err, Contains("calling init"));  // LD_DEBUG works here
+    CHECK_THAT(r.err, !Contains("libtorch") && !Contains("libc10") && !Contains("libbark.so"));
+  }
+  // A generation does load it (in bark-cli-torch), and exits as before.
+  auto env = bark_test::clean_env(root / "home");
+  env["LD_DEBUG"] = "files";
+  const auto gen = run_cli({"Hello.", "--model-dir", dir.string()}, env);
+  CHECK(gen.exit_code == 1);
+  CHECK_THAT(gen.err, Contains("libtorch"));
 }
 
 TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
@@ -124,12 +172,24 @@ TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"hi", "--bogus"}, "--bogus"},
       {{"hi", "--device", "tpu"}, "--device: tpu not in {auto,cpu,cuda,mps}"},
-      {{"hi", "--text-temp", "-1"}, "temperature must be a number > 0, got '-1'"},
-      {{"hi", "--text-temp", "abc"}, "temperature must be a number > 0, got 'abc'"},
-      {{"hi", "--waveform-temp", "0"}, "temperature must be a number > 0, got '0'"},
-      {{"hi", "--waveform-temp", "nan"}, "temperature must be a number > 0"},
+      {{"hi", "--text-temp", "-1"}, "temperature must be a number >= 0.0001, got '-1'"},
+      {{"hi", "--text-temp", "abc"}, "temperature must be a number >= 0.0001, got 'abc'"},
+      {{"hi", "--waveform-temp", "0"}, "temperature must be a number >= 0.0001, got '0'"},
+      {{"hi", "--waveform-temp", "nan"}, "temperature must be a number >= 0.0001"},
+      {{"hi", "--text-temp", "1e-30"}, "temperature must be a number >= 0.0001, got '1e-30'"},
+      {{"hi", "--fine-temp", "-0.5"}, "--fine-temp"},
+      {{"hi", "--top-k", "0"}, "--top-k"},
+      {{"hi", "--top-p", "0"}, "--top-p: must be a number in (0, 1], got '0'"},
+      {{"hi", "--top-p", "1.5"}, "--top-p: must be a number in (0, 1]"},
+      {{"hi", "--min-eos-p", "-0.1"}, "--min-eos-p: must be a number in [0, 1]"},
+      {{"hi", "--threads", "100000"}, "--threads: must be 0 (the physical cores) or a number of threads up to"},
+      {{"hi", "--seed", "18446744073709551616"}, "--seed: must be an integer from 0 to 18446744073709551615, or -1"},
+      {{"hi", "--seed", "-2"}, "--seed: must be an integer from 0 to 18446744073709551615"},
+      {{"hi", "--seed", "1.5"}, "--seed"},
+      {{"hi", "-o", "out.mp3"}, "-o 'out.mp3': bark-cli writes WAV files only"},
+      {{"hi", "--output_filename", "out.FLAC"}, "| ffmpeg -i - out.FLAC"},
       {{"hi", "--format", "mp3"}, "--format: mp3 not in {pcm16,f32}"},
-      {{"hi", "--precision", "int8"}, "--precision: int8 not in {fp32,fp16}"},
+      {{"hi", "--precision", "int4"}, "--precision: int4 not in {fp32,fp16,int8}"},
       {{"hi", "--threads", "-2"}, "--threads"},
       {{"hi", "--seed", "x"}, "--seed"},
       {{"hi", "--text-file", (root / "t.txt").string()}, "excludes"},
@@ -138,8 +198,14 @@ TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
   };
   for (const auto& [args, needle] : cases) {
     INFO("args: " << (args.empty() ? std::string("(none)") : args.back()));
-    require_one_error_line(run_cli(args, bark_test::clean_env(root / "home")), 2, needle);
+    const auto r = run_cli(args, bark_test::clean_env(root / "home"));
+    require_one_error_line(r, 2, needle);
+    CHECK(r.err.size() < 300);  // CLI11's ranges of int64 printed 300 digits
   }
+  // --threads -1: a short message, with the limit, no 300-digit range.
+  const auto threads = run_cli({"hi", "--threads", "-1"}, bark_test::clean_env(root / "home"));
+  require_one_error_line(threads, 2, "4 x the logical CPUs), got '-1'");
+  CHECK(threads.err.size() < 200);
 }
 
 TEST_CASE("bark-cli without model files says what is missing, where it looked and how to get it", "[cli]") {
@@ -207,21 +273,30 @@ TEST_CASE("bark-cli rejects bad text and voices before generating", "[cli]") {
   require_one_error_line(run({"caf\xe9 au lait"}), 2, "UTF-8");
   require_one_error_line(run({"hi", "--voice", "v2/en_speaker_99"}), 2, "unknown voice 'v2/en_speaker_99'");
   require_one_error_line(run({"hi", "--voice", "klingon"}), 2, "v2/en_speaker_6");
-  require_one_error_line(run({"hi", "--voice", (root / "nope.npz").string()}), 2,
+  // Missing files exit 1, whether model, preset or .npz; anything wrong inside a .npz is invalid
+  // input (2), from a broken zip to values Bark does not accept (docs/CLI.md, exit codes).
+  require_one_error_line(run({"hi", "--voice", (root / "nope.npz").string()}), 1,
                          "voice file '" + (root / "nope.npz").string() + "' not found");
   bark_test::write_text(root / "corrupt.npz", "this is not a zip file");
   require_one_error_line(run({"hi", "--voice", (root / "corrupt.npz").string()}), 2, (root / "corrupt.npz").string());
   const std::string npz = bark_test::slurp_text(bark_test::assets_dir() / "prompts" / "announcer.npz");
   bark_test::write_text(root / "truncated.npz", npz.substr(0, npz.size() - 100));
   require_one_error_line(run({"hi", "--voice", (root / "truncated.npz").string()}), 2, (root / "truncated.npz").string());
-  require_one_error_line(run({"--text-file", (root / "missing.txt").string()}), 1, "cannot read text file");
+  require_one_error_line(run({"--text-file", (root / "missing.txt").string()}), 1,
+                         "cannot read text file '" + (root / "missing.txt").string() + "': No such file or directory");
+  // A directory as the text file: its path, not libstdc++'s "basic_filebuf::underflow".
+  require_one_error_line(run({"--text-file", root.string()}), 1,
+                         "cannot read text file '" + root.string() + "': it is a directory");
   CHECK_FALSE(fs::exists(root / "o.wav"));
 
-  // Presets need prompts/ in the model directory.
+  // Presets need prompts/ in the model directory: the error names it, bark-cli says how to get them.
   const auto bare = make_model_dir(root / "bare", /*with_prompts=*/false);
   auto r = run_cli({"hi", "--small", "--model-dir", bare.string(), "--voice", "v2/en_speaker_6"}, env);
-  require_one_error_line(r, 2, "voice preset 'v2/en_speaker_6' not found: no file " +
-                                   (bare / "prompts/v2/en_speaker_6.npz").string());
+  require_one_error_line(r, 1, "voice preset 'v2/en_speaker_6' not found: no file " +
+                                   (bare / "prompts/v2/en_speaker_6.npz").string() + " (model directory " +
+                                   bare.string() + ")");
+  CHECK_THAT(r.err, Contains("get the voice presets with `bark-cli download --model-dir " + bare.string() +
+                             " --only prompts`"));
 }
 
 TEST_CASE("bark-cli fails before generating when the output cannot be written", "[cli]") {
@@ -534,13 +609,16 @@ TEST_CASE("bark-cli interrupted mid-text writes nothing and exits 130", "[cli][l
   std::string text;
   for (int i = 0; i < 30; ++i) text += "Sentence number " + std::to_string(i) + " of a long story. ";
   bark_test::write_text(root / "long.txt", text);
-  // started in the background, SIGTERM once the first segments are done
+  // started in the background, SIGTERM once the first segment's semantic stage is logged (not
+  // after a fixed delay: on a loaded machine start-up alone can take seconds)
   const std::string cmd = "HOME=" + bark_test::shell_quote((root / "home").string()) + " OMP_NUM_THREADS=1 " +
                           bark_test::shell_quote(bark_test::cli_binary().string()) + " --text-file " +
                           bark_test::shell_quote((root / "long.txt").string()) + " --small --threads 1 --model-dir " +
                           bark_test::shell_quote(dir.string()) + " --max-segment-chars 40 -o " +
                           bark_test::shell_quote((root / "o.wav").string()) + " 2>" +
-                          bark_test::shell_quote((root / "err").string()) + " & pid=$!; sleep 3; kill -TERM $pid; wait $pid; echo $? >" +
+                          bark_test::shell_quote((root / "err").string()) + " & pid=$!; for i in $(seq 1200); do grep -q 'semantic:' " +
+                          bark_test::shell_quote((root / "err").string()) +
+                          " && break; sleep 0.1; done; kill -TERM $pid; wait $pid; echo $? >" +
                           bark_test::shell_quote((root / "rc").string());
   REQUIRE(std::system(cmd.c_str()) == 0);
   INFO(bark_test::slurp_text(root / "err"));
@@ -568,4 +646,172 @@ TEST_CASE("bark-cli -v shows the library's debug lines, --save-prompt needs .npz
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Contains("must end with .npz"));
   CHECK_FALSE(fs::exists(root / "o.wav"));  // refused before generating
+}
+
+TEST_CASE("bark-cli --lines writes one file per line, each the same as that line spoken alone", "[cli][batch]") {
+  const auto root = bark_test::unique_temp_dir("cli_lines");
+  const auto dir = make_model_dir(root);
+  const auto env = bark_test::clean_env(root / "home");
+  // three requests (blank lines skipped), one of them longer than one segment at 45 characters
+  bark_test::write_text(root / "lines.txt",
+                        "Hello there.\n\n   \nA second line, a little longer.\r\n"
+                        "This third line is long enough for two segments. It has two sentences.\n");
+  const std::vector<std::string> common{"--small", "--threads", "1", "--model-dir", dir.string(),
+                                        "--max-duration", "1", "--max-segment-chars", "45"};
+  auto args = common;
+  for (const std::string& a : {std::string("--text-file"), (root / "lines.txt").string(), std::string("--lines"),
+                               std::string("--seed"), std::string("7"), std::string("--max-batch"), std::string("2"),
+                               std::string("-o"), (root / "out").string()}) {
+    args.push_back(a);
+  }
+  const auto r = run_cli(args, env);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Contains("3 lines"));
+  for (const char* name : {"0001.wav", "0002.wav", "0003.wav"}) CHECK(fs::exists(root / "out" / name));
+  CHECK_FALSE(fs::exists(root / "out" / "0004.wav"));
+  // line i == bark-cli "<line i>" --seed 7 + i - 1
+  const std::vector<std::string> lines = {"Hello there.", "A second line, a little longer.",
+                                          "This third line is long enough for two segments. It has two sentences."};
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto one = common;
+    for (const std::string& a : {lines[i], std::string("--seed"), std::to_string(7 + i), std::string("-o"),
+                                 (root / ("alone" + std::to_string(i) + ".wav")).string()}) {
+      one.push_back(a);
+    }
+    const auto alone = run_cli(one, env);
+    INFO(alone.err);
+    REQUIRE(alone.exit_code == 0);
+    char name[16];
+    std::snprintf(name, sizeof name, "%04zu.wav", i + 1);
+    CHECK(bark_test::slurp_text(root / ("alone" + std::to_string(i) + ".wav")) ==
+          bark_test::slurp_text(root / "out" / name));
+  }
+  // misuse: --lines without -o, with -o -, --max-batch without --lines, a file in the way
+  auto no_out = common;
+  for (const std::string& a : {std::string("--text-file"), (root / "lines.txt").string(), std::string("--lines")}) {
+    no_out.push_back(a);
+  }
+  auto e1 = run_cli(no_out, env);
+  CHECK(e1.exit_code == 2);
+  CHECK_THAT(e1.err, Contains("--lines needs -o DIR"));
+  auto e2 = run_cli({"Hi.", "--max-batch", "4", "--model-dir", dir.string(), "--small"}, env);
+  CHECK(e2.exit_code == 2);
+  CHECK_THAT(e2.err, Contains("--max-batch applies to --lines only"));
+  bark_test::write_text(root / "afile", "x");
+  auto in_the_way = no_out;
+  in_the_way.push_back("-o");
+  in_the_way.push_back((root / "afile").string());
+  auto e3 = run_cli(in_the_way, env);
+  CHECK(e3.exit_code == 2);
+  CHECK_THAT(e3.err, Contains("not a directory"));
+}
+
+TEST_CASE("bark-cli speaks upstream Bark's options and environment", "[cli]") {
+  EffectRunner cli;
+  const std::string t1 = fixture_text("t1");
+  // Ours.
+  cli.run("ours", {t1, "--model-dir", cli.dir.string(), "--voice", "v2/en_speaker_6", "--seed", "4", "--text-temp",
+                   "0.6", "--waveform-temp", "0.8"});
+  // Upstream's spellings (bark/cli.py); --output_dir is created; no --small but $SUNO_USE_SMALL_MODELS.
+  const auto out_dir = cli.root / "new" / "dir";
+  auto env = cli.env;
+  env["SUNO_USE_SMALL_MODELS"] = "True";
+  auto r = run_cli({"--text", t1, "--output_dir", out_dir.string(), "--output_filename", "theirs.wav", "--history_prompt",
+                    "v2/en_speaker_6", "--text_temp", "0.6", "--waveform_temp", "0.8", "--model-dir", cli.dir.string(),
+                    "--seed", "4", "--threads", "1"},
+                   env);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(bark_test::slurp_text(out_dir / "theirs.wav") == bark_test::slurp_text(cli.root / "ours.wav"));
+
+  // $SUNO_USE_SMALL_MODELS=0 (or unset) means the large models: missing here, and the error says
+  // the small ones are there.
+  env["SUNO_USE_SMALL_MODELS"] = "0";
+  auto large = run_cli({t1, "--model-dir", cli.dir.string(), "-o", (cli.root / "large.wav").string()}, env);
+  require_one_error_line(large, 1, "missing model files: text_2.pt");
+  CHECK_THAT(large.err, Contains("the small models are there: add --small to use them"));
+
+  // --offload and $SUNO_OFFLOAD_CPU say they do nothing on the CPU.
+  auto offload = cli.run("offload", {t1, "--model-dir", cli.dir.string(), "--seed", "4", "--offload", "--device", "cpu"});
+  CHECK_THAT(offload.err, Contains("warning: --offload does nothing on the CPU"));
+  auto suno_offload = cli.run("suno_offload", {t1, "--model-dir", cli.dir.string(), "--seed", "4"}, "",
+                              {{"SUNO_OFFLOAD_CPU", "1"}});
+  CHECK_THAT(suno_offload.err, Contains("warning: SUNO_OFFLOAD_CPU does nothing on the CPU"));
+  CHECK(bark_test::slurp_text(cli.root / "suno_offload.wav") == bark_test::slurp_text(cli.root / "offload.wav"));
+}
+
+TEST_CASE("bark-cli --top-k, --top-p and --fine-temp reach the sampler, --save-prompt says what it wrote", "[cli]") {
+  EffectRunner cli;
+  const std::string t1 = fixture_text("t1");
+  // --top-k 1 is greedy in the semantic and coarse stages and --fine-temp 0 in the fine stage: the
+  // seed then no longer matters.
+  auto a = cli.run("greedy1", {t1, "--model-dir", cli.dir.string(), "--seed", "1", "--top-k", "1", "--fine-temp", "0"});
+  cli.run("greedy2", {t1, "--model-dir", cli.dir.string(), "--seed", "2", "--top-k", "1", "--fine-temp", "0"});
+  CHECK(bark_test::slurp_text(cli.root / "greedy1.wav") == bark_test::slurp_text(cli.root / "greedy2.wav"));
+  // A tiny nucleus is greedy too: the same tokens as --top-k 1.
+  cli.run("nucleus", {t1, "--model-dir", cli.dir.string(), "--seed", "3", "--top-p", "0.0001", "--fine-temp", "0"});
+  CHECK(cli.saved("nucleus").semantic == cli.saved("greedy1").semantic);
+  CHECK(cli.saved("nucleus").fine == cli.saved("greedy1").fine);
+  // Only --top-k 1: the fine stage still samples, with the seed.
+  cli.run("k1_seed1", {t1, "--model-dir", cli.dir.string(), "--seed", "1", "--top-k", "1"});
+  cli.run("k1_seed2", {t1, "--model-dir", cli.dir.string(), "--seed", "2", "--top-k", "1"});
+  CHECK(cli.saved("k1_seed1").coarse == cli.saved("k1_seed2").coarse);
+  CHECK(cli.saved("k1_seed1").fine != cli.saved("k1_seed2").fine);
+  // --seed -1 is random: two runs differ.
+  cli.run("random1", {t1, "--model-dir", cli.dir.string(), "--seed", "-1"});
+  cli.run("random2", {t1, "--model-dir", cli.dir.string(), "--seed", "-1"});
+  CHECK(cli.saved("random1").fine != cli.saved("random2").fine);
+
+  const auto g = cli.saved("greedy1");
+  const std::string report = "saved " + (cli.root / "greedy1.npz").string() + " (history prompt: " +
+                             std::to_string(g.semantic.size()) + " semantic tokens, 2 x " +
+                             std::to_string(g.coarse_shape.at(1)) + " coarse and 8 x " +
+                             std::to_string(g.fine_shape.at(1)) + " fine codes)";
+  CHECK_THAT(a.err, Contains(report));
+}
+
+TEST_CASE("bark-cli -- download speaks the word, BARK_LOG_LEVEL=bogus is warned about", "[cli]") {
+  const auto root = bark_test::unique_temp_dir("cli_dashdash");
+  const auto dir = root / "vocab-only";
+  fs::create_directories(dir);
+  fs::create_symlink(bark_test::vocab_path(), dir / "vocab.txt");
+  const auto env = bark_test::clean_env(root / "home");
+  const auto word = run_cli({"--print-tokens", "--model-dir", dir.string(), "--text", "download"}, env);
+  REQUIRE(word.exit_code == 0);
+  REQUIRE_FALSE(word.out.empty());
+  const auto dashed = run_cli({"--print-tokens", "--model-dir", dir.string(), "--", "download"}, env);
+  INFO(dashed.err);
+  CHECK(dashed.exit_code == 0);
+  CHECK(dashed.out == word.out);
+
+  auto bogus_env = env;
+  bogus_env["BARK_LOG_LEVEL"] = "bogus";
+  const auto bogus = run_cli({"--print-tokens", "--model-dir", dir.string(), "hi"}, bogus_env);
+  CHECK(bogus.exit_code == 0);
+  CHECK_THAT(bogus.err, Contains("BARK_LOG_LEVEL='bogus' is not a log level"));
+  bogus_env["BARK_LOG_LEVEL"] = "debug";
+  CHECK_THAT(run_cli({"--print-tokens", "--model-dir", dir.string(), "hi"}, bogus_env).err, !Contains("not a log level"));
+}
+
+TEST_CASE("examples/hello_bark takes --small and turns the library's missing-files error into advice", "[cli]") {
+  const auto program = bark_test::binary_dir() / "hello-bark";
+  if (!fs::exists(program)) {
+    WARN("hello-bark not built");
+    return;
+  }
+  const auto root = bark_test::unique_temp_dir("hello_bark");
+  const auto dir = make_model_dir(root);
+  const auto env = bark_test::clean_env(root / "home");
+  auto r = bark_test::run_program(program.string(), {"--small", "Hi.", dir.string()}, env, "", root);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Contains("wrote hello.wav"));
+  CHECK(bark::read_wav((root / "hello.wav").string()).samples.size() > 0);
+  CHECK(r.err.find("bark-cli") == std::string::npos);
+  // Without --small: the large models are missing, the small ones there.
+  auto large = bark_test::run_program(program.string(), {"Hi.", dir.string()}, env, "", root);
+  CHECK(large.exit_code == 1);
+  CHECK_THAT(large.err, Contains("missing model files: text_2.pt") && Contains("try --small"));
+  CHECK(large.err.find("bark-cli") == std::string::npos);
 }

@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 using bark_test::run_cli;
 using bark_test::TestServer;
 using Catch::Matchers::Contains;
+using Catch::Matchers::EndsWith;
 using Catch::Matchers::StartsWith;
 
 namespace {
@@ -157,6 +158,47 @@ TEST_CASE("download fetches, verifies and places every file, a second run fetche
   CHECK(server.log().size() == fixture_files().size());  // no new request
   CHECK_THAT(again.err, Contains("text.pt: present at " + (m.models / "text.pt").string()));
   CHECK_THAT(again.err, Contains("0 downloaded"));
+}
+
+TEST_CASE("download --only clone fetches the voice-cloning files, a plain download never does", "[cli]") {
+  const auto tmp = bark_test::unique_temp_dir("dl_clone_src");
+  bark_test::write_text(tmp / "config.json", "{\"model_type\": \"hubert\"}\n");
+  bark_test::write_text(tmp / "bad.json", "[1, 2]\n");
+  auto files = fixture_files();
+  files.push_back({"hubert-base-ls960/config.json", "/facebook/hubert-base-ls960/resolve/main/config.json",
+                   tmp / "config.json", "clone", "", "json", "size"});
+  // stand-ins of the right format (torch zips): the fixture checkpoints
+  files.push_back({"hubert-base-ls960/pytorch_model.bin", "/facebook/hubert-base-ls960/resolve/main/pytorch_model.bin",
+                   fixture_models() / "codec.pt", "clone", "", "torch", "raw:\"note\": \"no digest\""});
+  files.push_back({"quantifier_hubert_base_ls960_14.pth",
+                   "/GitMylo/bark-voice-cloning/resolve/main/quantifier_hubert_base_ls960_14.pth",
+                   fixture_models() / "fine.pt", "clone", "", "torch", "raw:\"note\": \"no digest\""});
+  auto m = make_mirror("dl_clone", files);
+  TestServer server(m.www);
+  auto plain = run_cli(download_args(m, server, {"--small"}), bark_test::clean_env(m.home));
+  INFO(plain.err);
+  REQUIRE(plain.exit_code == 0);
+  CHECK_FALSE(fs::exists(m.models / "hubert-base-ls960"));
+  CHECK_FALSE(fs::exists(m.models / "quantifier_hubert_base_ls960_14.pth"));
+  CHECK(count_containing(server.log(), "hubert") == 0);
+
+  auto r = run_cli(download_args(m, server, {"--only", "clone"}), bark_test::clean_env(m.home));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (size_t i = files.size() - 3; i < files.size(); ++i) CHECK(same_bytes(m.models / files[i].path, files[i].source));
+
+  // a config.json that is not a JSON object is refused
+  fs::remove_all(m.models / "hubert-base-ls960");
+  fs::remove(m.www / "facebook/hubert-base-ls960/resolve/main/config.json");
+  fs::create_symlink(tmp / "bad.json", m.www / "facebook/hubert-base-ls960/resolve/main/config.json");
+  files[files.size() - 3].source = tmp / "bad.json";
+  std::vector<std::string> entries;
+  for (const auto& f : files) entries.push_back(manifest_entry(f));
+  bark_test::write_text(m.manifest, manifest_of(entries));
+  auto bad = run_cli(download_args(m, server, {"--only", "clone"}), bark_test::clean_env(m.home));
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(last_line(bad.err), Contains("config.json") && Contains("not a JSON object"));
+  CHECK_FALSE(fs::exists(m.models / "hubert-base-ls960" / "config.json"));
 }
 
 TEST_CASE("download resumes a response cut off half way with an HTTP Range request", "[cli]") {
@@ -327,24 +369,50 @@ TEST_CASE("download --list shows the built-in manifest's files and URLs, with --
   auto large = run_cli({"download", "--list"}, env);
   INFO(large.err);
   REQUIRE(large.exit_code == 0);
-  CHECK_THAT(large.out, Contains("text_2.pt\t-\thttps://huggingface.co/suno/bark/resolve/main/text_2.pt\tmissing"));
+  const auto default_dir = home / ".cache" / "bark-cpp";
+  // A header, a size for every file (the checkpoints' approximate), the total.
+  CHECK_THAT(large.out, StartsWith("# file\tsize\turl\tstatus (model directory: " + default_dir.string() + ")\n"));
+  CHECK_THAT(large.out, Contains("text_2.pt\t~5.3 GB\thttps://huggingface.co/suno/bark/resolve/main/text_2.pt\tmissing"));
+  CHECK_THAT(large.out, Contains("\ncoarse_2.pt\t~3.9 GB\t"));
+  CHECK_THAT(large.out, Contains("\nfine_2.pt\t~3.7 GB\t"));
   CHECK_THAT(large.out, Contains("encodec_24khz-d7cc33bc.th\t93171529\thttps://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th"));
   CHECK_THAT(large.out, Contains("vocab.txt\t995526\thttps://huggingface.co/bert-base-multilingual-cased/resolve/main/vocab.txt"));
-  CHECK_THAT(large.out, Contains("prompts/v2/en_speaker_6.npz\t"));
+  CHECK_THAT(large.out, Contains("prompts/v2/en_speaker_6.npz\t25540\t"));
   CHECK(large.out.find("\ttext.pt") == std::string::npos);
-  CHECK(bark_test::count_lines(large.out) == 3 + 2 + 271);
+  CHECK(large.out.find("\t-\t") == std::string::npos);
+  CHECK(bark_test::count_lines(large.out) == 1 + 3 + 2 + 271 + 1);
+  CHECK_THAT(large.out, EndsWith("\n# total: 276 files, ~13.1 GB to download, 0 B present\n"));
 
   auto small = run_cli({"download", "--list", "--small", "--only", "models", "--mirror", "http://127.0.0.1:9/"}, env);
   REQUIRE(small.exit_code == 0);
   CHECK(small.out ==
-        "text.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/text.pt\tmissing\n"
-        "coarse.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/coarse.pt\tmissing\n"
-        "fine.pt\t-\thttp://127.0.0.1:9/suno/bark/resolve/main/fine.pt\tmissing\n");
+        "# file\tsize\turl\tstatus (model directory: " + default_dir.string() + ")\n"
+        "text.pt\t~2.3 GB\thttp://127.0.0.1:9/suno/bark/resolve/main/text.pt\tmissing\n"
+        "coarse.pt\t~1.2 GB\thttp://127.0.0.1:9/suno/bark/resolve/main/coarse.pt\tmissing\n"
+        "fine.pt\t~1.0 GB\thttp://127.0.0.1:9/suno/bark/resolve/main/fine.pt\tmissing\n"
+        "# total: 3 files, ~4.6 GB to download, 0 B present\n");
+
+  // A file of the wrong size is reported as such, not as missing; a present one counts as present.
+  fs::create_directories(default_dir);
+  bark_test::write_text(default_dir / "vocab.txt", "abc");
+  fs::copy_file(bark_test::assets_dir() / "prompts" / "announcer.npz", default_dir / "announcer.npz");
+  fs::create_directories(default_dir / "prompts");
+  fs::rename(default_dir / "announcer.npz", default_dir / "prompts" / "announcer.npz");
+  auto wrong = run_cli({"download", "--list", "--only", "vocab,prompts"}, env);
+  REQUIRE(wrong.exit_code == 0);
+  CHECK_THAT(wrong.out, Contains("vocab.txt\t995526\thttps://huggingface.co/bert-base-multilingual-cased/resolve/main/"
+                                 "vocab.txt\twrong size: " + (default_dir / "vocab.txt").string() +
+                                 " has 3 bytes, expected 995526 (downloaded again)\n"));
+  CHECK_THAT(wrong.out, Contains("prompts/announcer.npz\t16794\t"));
+  CHECK_THAT(wrong.out, Contains("\tpresent at " + (default_dir / "prompts" / "announcer.npz").string() + "\n"));
+  CHECK_THAT(wrong.out, Contains("# total: 272 files, ") && Contains(" to download, 16.8 kB present\n"));
+  fs::remove_all(default_dir);
 
   // Options given before the subcommand count too.
   auto before = run_cli({"--small", "--model-dir", (home / "m").string(), "download", "--list", "--only", "models"}, env);
   REQUIRE(before.exit_code == 0);
-  CHECK_THAT(before.out, StartsWith("text.pt\t-\thttps://huggingface.co/suno/bark/resolve/main/text.pt\tmissing"));
+  CHECK_THAT(before.out, Contains("(model directory: " + (home / "m").string() + ")\n"
+                                  "text.pt\t~2.3 GB\thttps://huggingface.co/suno/bark/resolve/main/text.pt\tmissing"));
 
   env["BARK_DOWNLOAD_BASE_URL"] = "http://mirror.invalid";
   const auto suno = home / ".cache" / "suno" / "bark_v0";
@@ -353,7 +421,7 @@ TEST_CASE("download --list shows the built-in manifest's files and URLs, with --
   auto by_env = run_cli({"download", "--list", "--only", "models"}, env);
   REQUIRE(by_env.exit_code == 0);
   CHECK_THAT(by_env.out, Contains("http://mirror.invalid/suno/bark/resolve/main/text_2.pt\tmissing"));
-  CHECK_THAT(by_env.out, Contains("fine_2.pt\t-\thttp://mirror.invalid/suno/bark/resolve/main/fine_2.pt\tpresent at " +
+  CHECK_THAT(by_env.out, Contains("fine_2.pt\t~3.7 GB\thttp://mirror.invalid/suno/bark/resolve/main/fine_2.pt\tpresent at " +
                                   (suno / "fine_2.pt").string()));
 }
 
@@ -419,7 +487,8 @@ TEST_CASE("md5 and sha256 match the reference test vectors", "[unit]") {
 
 TEST_CASE("the built-in manifest lists the model directory's files with correct checksums", "[unit]") {
   const auto files = bark::tools::parse_manifest(bark::tools::embedded_manifest(), "embedded manifest");
-  REQUIRE(files.size() == 6 + 1 + 1 + 271);
+  REQUIRE(files.size() == 6 + 1 + 1 + 271 + 3);
+  size_t clone = 0;
   size_t prompts = 0;
   for (const auto& f : files) {
     if (f.group == "models") {
@@ -436,6 +505,14 @@ TEST_CASE("the built-in manifest lists the model directory's files with correct 
       CHECK(f.path == "vocab.txt");
       // The copy in shared/ is the Hugging Face file: the manifest's checks accept it.
       bark::tools::verify_download(f, bark_test::vocab_path().string());
+    } else if (f.group == "clone") {
+      // voice cloning (README "Voice cloning"): the model directory contract's names
+      ++clone;
+      CHECK((f.path == "hubert-base-ls960/config.json" || f.path == "hubert-base-ls960/pytorch_model.bin" ||
+             f.path == "quantifier_hubert_base_ls960_14.pth"));
+      CHECK(f.url.rfind("https://huggingface.co/", 0) == 0);
+      const std::string file_name = fs::path(f.path).filename().string();
+      CHECK(f.url.compare(f.url.size() - file_name.size(), file_name.size(), file_name) == 0);
     } else {
       ++prompts;
       const fs::path local = bark_test::assets_dir() / fs::path(f.path);  // prompts/...
@@ -446,6 +523,7 @@ TEST_CASE("the built-in manifest lists the model directory's files with correct 
     }
   }
   CHECK(prompts == 271);
+  CHECK(clone == 3);
   for (const auto& name : bark::allowed_prompts()) {
     CHECK(std::any_of(files.begin(), files.end(), [&](const auto& f) { return f.path == "prompts/" + name + ".npz"; }));
   }

@@ -363,6 +363,9 @@ TEST_CASE("history_prompt: load errors name the file, the key and the problem", 
   bark::io::write_npz(p.string(), {{"semantic_prompt", s}, {"coarse_prompt", c}});
   REQUIRE_THROWS_WITH(bark::load_history_prompt(p.string()),
                       Contains(p.string()) && Contains("no array 'fine_prompt'") && Contains("'coarse_prompt'"));
+  // One rule: anything wrong inside the file is the caller's input (invalid_argument); a file that
+  // cannot be opened is the environment's (runtime_error, not invalid_argument).
+  REQUIRE_THROWS_AS(bark::load_history_prompt(p.string()), std::invalid_argument);
   bark::io::write_npz(p.string(), {{"semantic_prompt", make_int64({2, 2}, {1, 2, 3, 4})}, {"coarse_prompt", c},
                                    {"fine_prompt", f}});
   REQUIRE_THROWS_AS(bark::load_history_prompt(p.string()), std::invalid_argument);
@@ -374,17 +377,31 @@ TEST_CASE("history_prompt: load errors name the file, the key and the problem", 
   bark::io::write_npz(p.string(), {{"semantic_prompt", bark::io::make_float32({4}, {1, 2, 3, 4})},
                                    {"coarse_prompt", c}, {"fine_prompt", f}});
   REQUIRE_THROWS_WITH(bark::load_history_prompt(p.string()), Contains("integer dtype") && Contains("'<f4'"));
+  REQUIRE_THROWS_AS(bark::load_history_prompt(p.string()), std::invalid_argument);
   bark::io::write_npz(p.string(), {{"semantic_prompt", s}, {"coarse_prompt", c},
                                    {"fine_prompt", make_int64({8, 6}, std::vector<int64_t>(48, 1024))}});
   REQUIRE_THROWS_AS(bark::load_history_prompt(p.string()), std::invalid_argument);
   REQUIRE_THROWS_WITH(bark::load_history_prompt(p.string()),
                       Contains(p.string()) && Contains("'fine_prompt'") && Contains("got [1024, 1024]"));
   REQUIRE_THROWS_WITH(bark::load_history_prompt((dir / "missing.npz").string()), Contains("missing.npz"));
+  auto kind_of = [](const std::string& path) -> std::string {
+    try {
+      bark::load_history_prompt(path);
+    } catch (const std::invalid_argument&) {
+      return "invalid_argument";
+    } catch (const std::runtime_error&) {
+      return "runtime_error";
+    }
+    return "none";
+  };
+  CHECK(kind_of((dir / "missing.npz").string()) == "runtime_error");
+  CHECK(kind_of(dir.string()) == "runtime_error");
   spit(dir / "text.npz", std::vector<uint8_t>(100, 'x'));
   REQUIRE_THROWS_WITH(bark::load_history_prompt((dir / "text.npz").string()),
                       Contains("text.npz") && Contains("not a zip file"));
+  CHECK(kind_of((dir / "text.npz").string()) == "invalid_argument");
 
-  // Every truncation of a small valid prompt: a runtime_error naming the file, no crash.
+  // Every truncation of a small valid prompt: an invalid_argument naming the file, no crash.
   const fs::path good = dir / "good.npz";
   bark::save_history_prompt(good.string(), make_prompt(4, 6));
   const auto bytes = slurp(good);
@@ -393,5 +410,6 @@ TEST_CASE("history_prompt: load errors name the file, the key and the problem", 
     mem.set(std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n)));
     INFO("prefix " << n << " of " << bytes.size());
     REQUIRE_THROWS_WITH(bark::load_history_prompt(mem.path), Contains(mem.path));
+    REQUIRE(kind_of(mem.path) == "invalid_argument");
   }
 }

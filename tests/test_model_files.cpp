@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bark/errors.h"
 #include "model_files.h"
 #include "test_common.h"
 
@@ -186,9 +187,19 @@ TEST_CASE("locate_model_files says what is missing, where it looked and how to g
   CHECK_THAT(all, Contains((home / ".cache" / "suno" / "bark_v0" / "text.pt").string() + " (Python Bark cache)"));
   CHECK_THAT(all, Contains((home / ".cache" / "torch" / "hub" / "checkpoints" / "encodec_24khz-d7cc33bc.th").string()));
   CHECK_THAT(all, Contains("models--bert-base-multilingual-cased"));
-  CHECK_THAT(all, Contains("`bark-cli download --small --model-dir " + opt.string() + "`"));
   CHECK(all.find('\n') == std::string::npos);
+  CHECK(all.find("bark-cli") == std::string::npos);  // no CLI advice from the library (STYLE.md)
   CHECK_THROWS_AS(bark::locate_model_files(opt.string(), true), std::runtime_error);
+  try {
+    bark::locate_model_files(opt.string(), true);
+    FAIL("no exception");
+  } catch (const bark::ModelFilesMissing& e) {
+    CHECK(e.model_dir == opt.string());
+    CHECK(e.files == std::vector<std::string>{"text.pt", "coarse.pt", "fine.pt", "encodec_24khz-d7cc33bc.th", "vocab.txt"});
+    CHECK(e.groups == std::vector<std::string>{"models", "codec", "vocab"});
+    CHECK(e.use_small);
+    CHECK_FALSE(e.small_models_present);
+  }
 
   // Only the codec missing: the message names it alone and the command fetches only it.
   for (const char* name : LARGE) touch(opt / name);
@@ -197,8 +208,14 @@ TEST_CASE("locate_model_files says what is missing, where it looked and how to g
   INFO(codec);
   CHECK_THAT(codec, Contains("missing model file: encodec_24khz-d7cc33bc.th (EnCodec 24 kHz weights) looked for at"));
   CHECK(codec.find("text_2.pt") == std::string::npos);
-  CHECK_THAT(codec, Contains("`bark-cli download --model-dir " + opt.string() + " --only codec` (everything: `bark-cli "
-                             "download --model-dir " + opt.string() + "`)"));
+  try {
+    bark::locate_model_files(opt.string(), false);
+    FAIL("no exception");
+  } catch (const bark::ModelFilesMissing& e) {
+    CHECK(e.files == std::vector<std::string>{"encodec_24khz-d7cc33bc.th"});
+    CHECK(e.groups == std::vector<std::string>{"codec"});
+    CHECK_FALSE(e.small_models_present);
+  }
 
   // Files that are not needed may be missing.
   bark::ModelFileNeeds need;
@@ -214,8 +231,31 @@ TEST_CASE("locate_model_files says what is missing, where it looked and how to g
                     Contains("unusable model file: vocab.txt") && Contains((opt / "vocab.txt").string() + " is a directory"));
   fs::remove(opt / "vocab.txt");
   fs::create_symlink(root / "nowhere.txt", opt / "vocab.txt");
-  CHECK_THROWS_WITH(bark::locate_vocab(opt.string()), Contains("`bark-cli download --model-dir " + opt.string() +
-                                                               " --only vocab`"));
+  CHECK_THROWS_AS(bark::locate_vocab(opt.string()), bark::ModelFilesMissing);
+
+  // The large models missing, the small ones there: the error says so (a front end suggests --small).
+  fs::remove(opt / "vocab.txt");
+  touch(opt / "vocab.txt");
+  touch(opt / "encodec_24khz-d7cc33bc.th");
+  for (const char* name : LARGE) {
+    const std::string n = name;
+    if (n == "text_2.pt" || n == "coarse_2.pt" || n == "fine_2.pt") fs::remove(opt / name);
+  }
+  for (const char* name : {"text.pt", "coarse.pt", "fine.pt"}) touch(opt / name);
+  try {
+    bark::locate_model_files(opt.string(), false);
+    FAIL("no exception");
+  } catch (const bark::ModelFilesMissing& e) {
+    CHECK(e.groups == std::vector<std::string>{"models"});
+    CHECK(e.small_models_present);
+  }
+  fs::remove(opt / "fine.pt");
+  try {
+    bark::locate_model_files(opt.string(), false);
+    FAIL("no exception");
+  } catch (const bark::ModelFilesMissing& e) {
+    CHECK_FALSE(e.small_models_present);
+  }
 }
 
 TEST_CASE("allowed prompts are upstream's ALLOWED_PROMPTS", "[unit]") {
@@ -247,14 +287,29 @@ TEST_CASE("resolve_voice maps presets and .npz paths to files", "[unit]") {
   CHECK_THAT(unknown, Contains("announcer"));
   CHECK_THAT(unknown, Contains(".npz"));
 
-  CHECK_THROWS_AS(bark::resolve_voice("/nonexistent/voice.npz", prompts.string()), std::invalid_argument);
+  // Missing files are the environment's fault (runtime_error), an unknown name the caller's.
+  CHECK_THROWS_AS(bark::resolve_voice("/nonexistent/voice.npz", prompts.string()), std::runtime_error);
+  try {
+    bark::resolve_voice("/nonexistent/voice.npz", prompts.string());
+  } catch (const std::invalid_argument&) {
+    FAIL("a missing .npz is not invalid_argument");
+  } catch (const std::runtime_error&) {
+  }
   CHECK_THROWS_WITH(bark::resolve_voice("/nonexistent/voice.npz", prompts.string()),
                     Contains("voice file '/nonexistent/voice.npz' not found"));
 
   const auto empty = unique_temp_dir("mf_voice");
-  CHECK_THROWS_AS(bark::resolve_voice("v2/en_speaker_6", empty.string()), std::invalid_argument);
-  const std::string missing = message_of([&] { bark::resolve_voice("v2/en_speaker_6", empty.string()); });
+  CHECK_THROWS_AS(bark::resolve_voice("v2/en_speaker_6", (empty / "prompts").string()), bark::ModelFilesMissing);
+  const std::string missing = message_of([&] { bark::resolve_voice("v2/en_speaker_6", (empty / "prompts").string()); });
   CHECK_THAT(missing, Contains("voice preset 'v2/en_speaker_6' not found: no file " +
-                               (empty / "v2" / "en_speaker_6.npz").string()));
-  CHECK_THAT(missing, Contains("bark-cli download --only prompts"));
+                               (empty / "prompts" / "v2" / "en_speaker_6.npz").string() + " (model directory " +
+                               empty.string() + ")"));
+  CHECK(missing.find("bark-cli") == std::string::npos);
+  try {
+    bark::resolve_voice("v2/en_speaker_6", (empty / "prompts").string());
+  } catch (const bark::ModelFilesMissing& e) {
+    CHECK(e.model_dir == empty.string());
+    CHECK(e.files == std::vector<std::string>{"prompts/v2/en_speaker_6.npz"});
+    CHECK(e.groups == std::vector<std::string>{"prompts"});
+  }
 }

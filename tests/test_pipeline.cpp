@@ -1,5 +1,7 @@
 // bark::Pipeline behaviour on bad input, device choice, seeding and prompts (fixture models).
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -57,6 +59,19 @@ TEST_CASE("bad text and options are refused with clear errors", "[unit][pipeline
   o = quiet();
   o.top_p = 1.5f;
   CHECK_THROWS_WITH(pipe.generate_audio("hi", o), Contains("top_p"));
+  // Temperatures too small to sample (the logits / temp overflow): refused, for every caller.
+  o = quiet();
+  o.text_temp = 1e-30f;
+  CHECK_THROWS_AS(pipe.generate_audio("hi", o), std::invalid_argument);
+  CHECK_THROWS_WITH(pipe.generate_audio("hi", o), Contains("text_temp must be a finite number >= 0.0001") &&
+                                                      Contains("got 1e-30"));
+  o = quiet();
+  o.fine_temp = 1e-6f;
+  CHECK_THROWS_WITH(pipe.generate_audio("hi", o), Contains("fine_temp"));
+  o = quiet();
+  o.waveform_temp = bark::MIN_TEMPERATURE;  // the smallest accepted one samples (greedily)
+  o.max_gen_duration_s = 0.2;
+  CHECK_FALSE(pipe.generate_audio("hi", o).samples.empty());
   o = quiet();
   o.max_coarse_history = 700;
   CHECK_THROWS_WITH(pipe.generate_audio("hi", o), Contains("max_coarse_history"));
@@ -65,6 +80,16 @@ TEST_CASE("bad text and options are refused with clear errors", "[unit][pipeline
   CHECK_THROWS_AS(pipe.generate_audio("hi", o), std::invalid_argument);
   o.voice = "/nonexistent/voice.npz";
   CHECK_THROWS_WITH(pipe.generate_audio("hi", o), Contains("/nonexistent/voice.npz"));
+}
+
+TEST_CASE("num_threads above 4 x the logical CPUs is refused", "[unit][pipeline]") {
+  auto o = fixture_options();
+  o.num_threads = bark::max_num_threads() + 1;
+  CHECK_THROWS_AS(bark::Pipeline(o), std::invalid_argument);
+  CHECK_THROWS_WITH(bark::Pipeline(o), Contains("num_threads must be at most " + std::to_string(bark::max_num_threads())));
+  CHECK(bark::max_num_threads() == 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  o.num_threads = 1;
+  CHECK_NOTHROW(bark::Pipeline(o));
 }
 
 TEST_CASE("bad token inputs to the lower stages are refused", "[unit][pipeline]") {

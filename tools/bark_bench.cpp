@@ -41,6 +41,7 @@
 
 #include "bark/options.h"
 #include "cpu_threads.h"
+#include "engine/model_store.h"
 #include "generation/constants.h"
 #include "generation/generation.h"
 #include "io/checkpoint.h"
@@ -248,9 +249,11 @@ struct StageResult {
   Stat seconds, cpu_seconds;
   int64_t units = 0;
   std::string unit = "token";
-  // semantic only
+  // semantic only (per sequence: prefill; per batched step: decode_seconds_per_token)
   Stat prefill_seconds, decode_seconds_per_token, decode_cpu_seconds_per_token;
   int64_t decode_steps = 0;
+  // semantic and coarse: KV-cached decoding throughput of the batch (tokens of all rows per second)
+  Stat decode_tokens_per_s;
   // coarse / fine / codec
   int64_t frames = 0;
 };
@@ -267,7 +270,11 @@ struct Options {
   std::string checkpoint;
   std::string json;
   uint64_t seed = 0;
-  std::string precision = "fp32";  // fp16: the fast mode of the text and coarse models
+  std::string precision = "fp32";  // fp16 / int8: the fast modes (bark::Precision)
+  bool drift = false;              // --drift: logits of --precision vs fp32 instead of timings
+  std::string fine_fast = "auto";  // auto: on in the fast precisions (GenerationOptions::fine_fast)
+  bool fine_fast_on() const { return fine_fast == "on" || (fine_fast == "auto" && precision != "fp32"); }
+  int batch = 1;  // sequences decoded together (semantic, coarse); fine and codec run B times
 };
 
 struct LoadResult {
@@ -287,59 +294,83 @@ std::vector<int64_t> bench_encoded_text() {
   return ids;
 }
 
-void run_semantic(const models::GPT& model, int steps, StageResult& r) {
-  gen::SemanticOptions so;
-  so.sampling.temp = 0.7;
-  so.allow_early_stop = false;
-  so.min_eos_p = std::nullopt;
-  so.use_kv_caching = true;
-  // generate_text_semantic stops once the generated duration exceeds this: steps + 1 tokens,
-  // i.e. the prefill step and `steps` decode steps.
-  so.max_gen_duration_s = (static_cast<double>(steps) + 0.5) / gen::SEMANTIC_RATE_HZ;
-  Clock::time_point t_first{};
-  double cpu_first = 0;
-  so.progress = [&](int64_t done, int64_t) {
-    if (done == 1) {
-      t_first = Clock::now();
-      cpu_first = cpu_seconds();
-    }
-  };
-  const auto text = bench_encoded_text();
-  const double cpu0 = cpu_seconds();
-  const auto t0 = Clock::now();
-  const auto out = gen::generate_text_semantic(model, text, nullptr, so);
-  const auto t_end = Clock::now();
-  const double cpu_end = cpu_seconds();
-  if (static_cast<int>(out.size()) != steps + 1) {
-    throw std::runtime_error("semantic: expected " + std::to_string(steps + 1) + " tokens, got " +
-                             std::to_string(out.size()));
-  }
-  const double prefill = std::chrono::duration<double>(t_first - t0).count();
-  const double decode = std::chrono::duration<double>(t_end - t_first).count();
-  r.ran = true;
-  r.seconds.runs.push_back(prefill + decode);
-  r.prefill_seconds.runs.push_back(prefill);
-  r.decode_seconds_per_token.runs.push_back(decode / steps);
-  r.decode_cpu_seconds_per_token.runs.push_back((cpu_end - cpu_first) / steps);
-  r.cpu_seconds.runs.push_back(cpu_end - cpu0);
-  r.decode_steps = steps;
-  r.units = steps + 1;
+at::Generator row_generator(uint64_t seed) {
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return g;
 }
 
-void run_coarse(const models::GPT& model, double audio_seconds, StageResult& r) {
-  std::vector<int64_t> semantic(static_cast<size_t>(gen::py_round(audio_seconds * gen::SEMANTIC_RATE_HZ)));
-  for (size_t i = 0; i < semantic.size(); ++i) semantic[i] = static_cast<int64_t>((i * 7919 + 13) % 10'000);
-  gen::CoarseOptions co;
-  co.sampling.temp = 0.7;
-  co.use_kv_caching = true;
+// B sequences (batch B) through generate_text_semantic_batch: B prefills, then `steps` batched
+// decode steps. Prefill time is per sequence; decode time per batched step (B tokens).
+void run_semantic(const models::GPT& model, int steps, int batch, uint64_t seed, StageResult& r) {
+  std::vector<gen::SemanticJob> jobs;
+  for (int b = 0; b < batch; ++b) {
+    gen::SemanticJob job;
+    job.encoded_text = bench_encoded_text();
+    gen::SemanticOptions& so = job.options;
+    so.sampling.temp = 0.7;
+    so.sampling.generator = row_generator(seed + static_cast<uint64_t>(b));
+    so.allow_early_stop = false;
+    so.min_eos_p = std::nullopt;
+    so.use_kv_caching = true;
+    // generate_text_semantic stops once the generated duration exceeds this: steps + 1 tokens,
+    // i.e. the prefill step and `steps` decode steps.
+    so.max_gen_duration_s = (static_cast<double>(steps) + 0.5) / gen::SEMANTIC_RATE_HZ;
+    jobs.push_back(std::move(job));
+  }
+  gen::BatchStats stats;
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
-  const auto out = gen::generate_coarse(model, semantic, nullptr, co);
+  const auto out = gen::generate_text_semantic_batch(model, jobs, batch, &stats);
+  const double total = seconds_since(t0);
+  const double cpu_total = cpu_seconds() - cpu0;
+  for (const auto& row : out) {
+    if (row.error) std::rethrow_exception(row.error);
+    if (static_cast<int>(row.value.size()) != steps + 1) {
+      throw std::runtime_error("semantic: expected " + std::to_string(steps + 1) + " tokens, got " +
+                               std::to_string(row.value.size()));
+    }
+  }
+  if (stats.decode_steps != steps) throw std::runtime_error("semantic: decode steps were not batched as expected");
+  const double prefill = stats.full_forward_seconds / batch;
+  const double step = stats.decode_seconds / static_cast<double>(stats.decode_steps);
+  r.ran = true;
+  r.seconds.runs.push_back(total);
+  r.prefill_seconds.runs.push_back(prefill);
+  r.decode_seconds_per_token.runs.push_back(step);
+  // the CPU time of the decode part, in proportion to its wall time (no clock inside the loop)
+  r.decode_cpu_seconds_per_token.runs.push_back(cpu_total * (stats.decode_seconds / total) / steps);
+  r.decode_tokens_per_s.runs.push_back(static_cast<double>(stats.decoded_tokens) / stats.decode_seconds);
+  r.cpu_seconds.runs.push_back(cpu_total);
+  r.decode_steps = steps;
+  r.units = static_cast<int64_t>(batch) * (steps + 1);
+}
+
+void run_coarse(const models::GPT& model, double audio_seconds, int batch, uint64_t seed, StageResult& r) {
+  std::vector<int64_t> semantic(static_cast<size_t>(gen::py_round(audio_seconds * gen::SEMANTIC_RATE_HZ)));
+  for (size_t i = 0; i < semantic.size(); ++i) semantic[i] = static_cast<int64_t>((i * 7919 + 13) % 10'000);
+  std::vector<gen::CoarseJob> jobs;
+  for (int b = 0; b < batch; ++b) {
+    gen::CoarseJob job;
+    job.semantic = &semantic;
+    job.options.sampling.temp = 0.7;
+    job.options.sampling.generator = row_generator(seed + static_cast<uint64_t>(b));
+    job.options.use_kv_caching = true;
+    jobs.push_back(std::move(job));
+  }
+  gen::BatchStats stats;
+  const double cpu0 = cpu_seconds();
+  const auto t0 = Clock::now();
+  const auto out = gen::generate_coarse_batch(model, jobs, batch, &stats);
   r.seconds.runs.push_back(seconds_since(t0));
   r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
+  for (const auto& row : out) {
+    if (row.error) std::rethrow_exception(row.error);
+  }
   r.ran = true;
-  r.frames = out.cols;
-  r.units = out.rows * out.cols;
+  r.frames = out[0].value.cols;
+  r.units = static_cast<int64_t>(batch) * out[0].value.rows * out[0].value.cols;
+  r.prefill_seconds.runs.push_back(stats.full_forward_seconds);
+  r.decode_tokens_per_s.runs.push_back(static_cast<double>(stats.decoded_tokens) / stats.decode_seconds);
 }
 
 gen::Codes bench_codes(int64_t rows, int64_t frames, int64_t a, int64_t b) {
@@ -357,30 +388,34 @@ int64_t bench_frames(double audio_seconds) {
   return static_cast<int64_t>(std::floor(audio_seconds * gen::COARSE_RATE_HZ + 1e-9));
 }
 
-void run_fine(const models::FineGPT& model, double audio_seconds, StageResult& r) {
+// Fine and codec are matrix-matrix work already: a batch runs its rows one after the other.
+void run_fine(const models::FineGPT& model, double audio_seconds, int batch, bool fast, StageResult& r) {
   const gen::Codes coarse = bench_codes(gen::N_COARSE_CODEBOOKS, bench_frames(audio_seconds), 31, 17);
   gen::FineOptions fo;
   fo.temp = 0.5;
+  fo.fast = fast;
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
-  const auto out = gen::generate_fine(model, coarse, nullptr, fo);
+  gen::Codes out;
+  for (int b = 0; b < batch; ++b) out = gen::generate_fine(model, coarse, nullptr, fo);
   r.seconds.runs.push_back(seconds_since(t0));
   r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
   r.ran = true;
   r.frames = out.cols;
-  r.units = (gen::N_FINE_CODEBOOKS - gen::N_COARSE_CODEBOOKS) * out.cols;  // codes predicted
+  r.units = static_cast<int64_t>(batch) * (gen::N_FINE_CODEBOOKS - gen::N_COARSE_CODEBOOKS) * out.cols;  // codes predicted
 }
 
-void run_codec(const models::Encodec& codec, double audio_seconds, StageResult& r) {
+void run_codec(const models::Encodec& codec, double audio_seconds, int batch, StageResult& r) {
   const gen::Codes fine = bench_codes(gen::N_FINE_CODEBOOKS, bench_frames(audio_seconds), 131, 37);
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
-  const auto audio = gen::codec_decode(codec, fine);
+  std::vector<float> audio;
+  for (int b = 0; b < batch; ++b) audio = gen::codec_decode(codec, fine);
   r.seconds.runs.push_back(seconds_since(t0));
   r.cpu_seconds.runs.push_back(cpu_seconds() - cpu0);
   r.ran = true;
   r.frames = fine.cols;
-  r.units = fine.cols;
+  r.units = static_cast<int64_t>(batch) * fine.cols;
   r.unit = "frame";
   for (float v : audio) {
     if (!std::isfinite(v)) throw std::runtime_error("codec: random-weight decoder produced a non-finite sample");
@@ -403,6 +438,9 @@ double audio_frames_seconds(const Report& r) {
   return static_cast<double>(bench_frames(r.opt.audio_seconds)) / gen::COARSE_RATE_HZ;
 }
 
+// Audio of all B utterances.
+double batch_audio_seconds(const Report& r) { return r.opt.batch * audio_frames_seconds(r); }
+
 // Seconds for one utterance of audio_seconds: measured stages plus the extrapolated semantic stage.
 std::optional<double> end_to_end_seconds(const Report& r, double* semantic_est) {
   for (const char* s : {"semantic", "coarse", "fine", "codec"}) {
@@ -411,15 +449,17 @@ std::optional<double> end_to_end_seconds(const Report& r, double* semantic_est) 
   }
   const auto& sem = r.stages.at("semantic");
   const double n_sem = static_cast<double>(gen::py_round(r.opt.audio_seconds * gen::SEMANTIC_RATE_HZ));
-  *semantic_est = sem.prefill_seconds.median() + (n_sem - 1) * sem.decode_seconds_per_token.median();
+  // B prefills, then n_sem - 1 batched steps of B tokens
+  *semantic_est = r.opt.batch * sem.prefill_seconds.median() + (n_sem - 1) * sem.decode_seconds_per_token.median();
   return *semantic_est + r.stages.at("coarse").seconds.median() + r.stages.at("fine").seconds.median() +
          r.stages.at("codec").seconds.median();
 }
 
 void print_table(const Report& r, std::FILE* out) {
   const auto& t = r.threads;
-  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s, audio %.2f s, %d run(s)%s\n", r.opt.size.c_str(),
-               r.opt.precision.c_str(), audio_frames_seconds(r), r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
+  std::fprintf(out, "bark-bench (C++ port), size %s, precision %s%s, batch %d, audio %.2f s, %d run(s)%s\n",
+               r.opt.size.c_str(), r.opt.precision.c_str(), r.opt.fine_fast_on() ? " (fine fast)" : "", r.opt.batch,
+               audio_frames_seconds(r), r.opt.repeat, r.opt.warmup ? " after warm-up" : "");
   std::fprintf(out, "threads: torch %d (interop %d), OpenBLAS %d | OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s "
                "OMP_WAIT_POLICY=%s\n",
                t.torch_threads, t.torch_interop_threads, t.openblas_threads, t.omp_num_threads.c_str(),
@@ -437,21 +477,31 @@ void print_table(const Report& r, std::FILE* out) {
     if (std::string(name) == "semantic") {
       const double n = static_cast<double>(s.decode_steps);
       const double cpu_prefill = s.cpu_seconds.median() - s.decode_cpu_seconds_per_token.median() * n;
-      row("semantic prefill", s.prefill_seconds.median(), s.prefill_seconds.min(), cpu_prefill, 1.0,
-          "513 ids (257 positions) + 1st token");
+      row("semantic prefill", s.prefill_seconds.median(), s.prefill_seconds.min(), cpu_prefill / r.opt.batch, 1.0,
+          "513 ids (257 positions) + 1st token, per sequence");
       const double d = s.decode_seconds_per_token.median();
       row("semantic decode", d * n, s.decode_seconds_per_token.min() * n, s.decode_cpu_seconds_per_token.median() * n,
-          n, std::to_string(s.decode_steps) + " tokens (KV cache)");
+          n * r.opt.batch,
+          std::to_string(s.decode_steps) + " steps x " + std::to_string(r.opt.batch) + " rows (KV cache)");
     } else {
       std::string work = std::to_string(s.units) + " " + s.unit + "s";
       if (s.unit == "token") work += ", " + std::to_string(s.frames) + " frames";
+      if (r.opt.batch > 1) work += " (" + std::to_string(r.opt.batch) + " sequences)";
+      if (std::string(name) == "coarse" && !s.decode_tokens_per_s.runs.empty()) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "; prefills %.2f s, decode %.1f tokens/s", s.prefill_seconds.median(),
+                      s.decode_tokens_per_s.median());
+        work += buf;
+      }
       row(name, s.seconds.median(), s.seconds.min(), s.cpu_seconds.median(), static_cast<double>(s.units), work);
     }
   }
   double sem_est = 0;
   if (auto e2e = end_to_end_seconds(r, &sem_est)) {
-    std::fprintf(out, "end to end: %.2f s for %.2f s of audio (semantic %.2f s extrapolated), real-time factor %.3f\n",
-                 *e2e, audio_frames_seconds(r), sem_est, *e2e / audio_frames_seconds(r));
+    std::fprintf(out,
+                 "end to end: %.2f s for %.2f s of audio (semantic %.2f s extrapolated), real-time factor %.3f, "
+                 "%.3f s of audio per second\n",
+                 *e2e, batch_audio_seconds(r), sem_est, *e2e / batch_audio_seconds(r), batch_audio_seconds(r) / *e2e);
   }
   if (r.load.ran) {
     std::fprintf(out, "checkpoint load: %.2f s (cpu %.2f s) for %.0f MB (%s), peak RSS after load %.0f MB\n",
@@ -470,6 +520,8 @@ std::string to_json(const Report& r) {
   j["impl"] = "bark.cpp";
   j["size"] = r.opt.size;
   j["precision"] = r.opt.precision;
+  j["fine_fast"] = r.opt.fine_fast_on();
+  j["batch"] = r.opt.batch;
   j["audio_seconds"] = audio_frames_seconds(r);
   j["repeat"] = r.opt.repeat;
   j["warmup"] = r.opt.warmup;
@@ -491,7 +543,7 @@ std::string to_json(const Report& r) {
                       {"decode_seconds_per_token", json_stat(s.decode_seconds_per_token)},
                       {"decode_cpu_seconds_per_token", json_stat(s.decode_cpu_seconds_per_token)},
                       {"decode_ms_per_token", 1000 * d},
-                      {"decode_tokens_per_s", 1 / d},
+                      {"decode_tokens_per_s", s.decode_tokens_per_s.median()},
                       {"seconds", json_stat(s.seconds)},
                       {"cpu_seconds", json_stat(s.cpu_seconds)}};
     } else {
@@ -503,13 +555,19 @@ std::string to_json(const Report& r) {
                       {"cpu_seconds", json_stat(s.cpu_seconds)},
                       {"ms_per_unit", 1000 * m / static_cast<double>(s.units)},
                       {"units_per_s", static_cast<double>(s.units) / m}};
+      if (!s.decode_tokens_per_s.runs.empty()) {
+        stages[name]["prefill_seconds"] = json_stat(s.prefill_seconds);
+        stages[name]["decode_tokens_per_s"] = s.decode_tokens_per_s.median();
+      }
     }
   }
   double sem_est = 0;
   if (const auto e2e = end_to_end_seconds(r, &sem_est)) {
     j["end_to_end"] = {{"seconds", *e2e},
                        {"semantic_seconds_extrapolated", sem_est},
-                       {"rtf", *e2e / audio_frames_seconds(r)}};
+                       {"audio_seconds", batch_audio_seconds(r)},
+                       {"rtf", *e2e / batch_audio_seconds(r)},
+                       {"audio_seconds_per_second", batch_audio_seconds(r) / *e2e}};
   } else {
     j["end_to_end"] = nullptr;
   }
@@ -550,8 +608,123 @@ std::vector<std::string> split_stages(const std::string& s) {
 
 int64_t count_params(const models::ParamSlots& slots) { return models::count_parameters(slots); }
 
+
+// ---- drift ---------------------------------------------------------------------------------
+// --drift: the fast precision's logits against exact mode's on the same random weights. Both
+// models are fed the same tokens (exact mode's argmax: teacher forcing), so every step compares
+// the two distributions over the same context.
+
+struct DriftStat {
+  double max_abs = 0, sum_mean_abs = 0, sum_overlap = 0, sum_top1 = 0, sum_logit_std = 0;
+  int64_t n = 0;
+  // relevant: (rows, vocab) logits of one step or pass; temp: the stage's sampling temperature
+  void add(const at::Tensor& exact, const at::Tensor& fast, double temp) {
+    const at::Tensor e = exact.to(at::kDouble).reshape({-1, exact.size(-1)});
+    const at::Tensor f = fast.to(at::kDouble).reshape({-1, fast.size(-1)});
+    const at::Tensor d = (f - e).abs();
+    max_abs = std::max(max_abs, d.max().item<double>());
+    sum_mean_abs += d.mean().item<double>();
+    // sum_i min(p_i, q_i): the chance that one shared uniform draw samples the same token from
+    // both distributions (1 - total variation distance)
+    const at::Tensor p = at::softmax(e / temp, -1), q = at::softmax(f / temp, -1);
+    sum_overlap += at::minimum(p, q).sum(-1).mean().item<double>();
+    sum_top1 += e.argmax(-1).eq(f.argmax(-1)).to(at::kDouble).mean().item<double>();
+    sum_logit_std += e.std(-1).mean().item<double>();
+    ++n;
+  }
+  void print(const char* stage, const char* unit) const {
+    const double k = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
+    std::printf("%-9s %4lld %-6s max |dlogit| %.4g  mean |dlogit| %.4g  (exact logits' std %.4g)  top-1 agreement %.4f  "
+                "sampling overlap %.4f\n",
+                stage, static_cast<long long>(n), unit, max_abs, sum_mean_abs * k, sum_logit_std * k, sum_top1 * k,
+                sum_overlap * k);
+  }
+};
+
+template <typename Model>
+std::unique_ptr<Model> converted_copy(Model& exact, const models::WeightPlan& plan) {
+  auto fast = std::make_unique<Model>(exact.config());
+  models::TensorSource source;
+  source.origin = "<exact model>";
+  for (const auto& [name, t] : exact.named_parameters()) source.tensors.emplace_back(name, *t);
+  fast->load(source);  // aliases the exact model's fp32 storages until convert_weights replaces them
+  fast->convert_weights(plan);
+  return fast;
+}
+
+// Prefill of `ids`, then `steps` decode steps; logits [lo, hi) compared.
+DriftStat gpt_drift(const models::GPT& exact, const models::GPT& fast, const std::vector<int64_t>& ids,
+                    bool merge_context, int steps, int64_t lo, int64_t hi, double temp) {
+  DriftStat st;
+  auto ce = exact.make_cache(1, exact.config().block_size), cf = fast.make_cache(1, fast.config().block_size);
+  at::Tensor in = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+  for (int s = 0; s <= steps; ++s) {
+    const at::Tensor le = exact.forward(in, merge_context, &ce).view({-1}).slice(0, lo, hi);
+    const at::Tensor lf = fast.forward(in, merge_context, &cf).view({-1}).slice(0, lo, hi);
+    st.add(le.unsqueeze(0), lf.unsqueeze(0), temp);
+    in = (le.argmax() + lo).view({1, 1});
+  }
+  return st;
+}
+
+int run_drift(const Options& opt, const std::vector<std::string>& stages) {
+  const auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
+  const bark::Precision p = bark::parse_precision(opt.precision);
+  if (p == bark::Precision::Fp32) throw std::invalid_argument("--drift compares a fast precision: pass --precision fp16|int8");
+  const Sizes sz = sizes_for(opt.size);
+  c10::InferenceMode guard;
+  std::printf("bark-bench --drift: %s vs fp32 on random weights of the %s sizes (seed %llu), %d steps\n",
+              opt.precision.c_str(), opt.size.c_str(), static_cast<unsigned long long>(opt.seed), opt.steps);
+  if (wants("semantic")) {
+    manual_seed(opt.seed);
+    models::GPT exact(sz.text);
+    load_random(exact);
+    const auto fast = converted_copy(exact, bark::engine::gpt_weight_plan(p));
+    std::vector<int64_t> ids = bench_encoded_text();
+    ids.resize(512, gen::SEMANTIC_PAD_TOKEN);
+    ids.push_back(gen::SEMANTIC_INFER_TOKEN);
+    gpt_drift(exact, *fast, ids, true, opt.steps, 0, gen::SEMANTIC_VOCAB_SIZE + 1, 0.7).print("semantic", "steps");
+  }
+  if (wants("coarse")) {
+    manual_seed(opt.seed + 1);
+    models::GPT exact(sz.coarse);
+    load_random(exact);
+    const auto fast = converted_copy(exact, bark::engine::gpt_weight_plan(p));
+    // a window's prefill as generate_coarse builds it: 256 semantic ids, the infer token, 630 coarse ids
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < 256; ++i) ids.push_back((i * 7919) % gen::SEMANTIC_VOCAB_SIZE);
+    ids.push_back(gen::COARSE_INFER_TOKEN);
+    for (int64_t i = 0; i < 630; ++i) ids.push_back(gen::SEMANTIC_VOCAB_SIZE + (i % 2) * 1024 + (i * 131) % 1024);
+    const int steps = std::min(opt.steps, static_cast<int>(sz.coarse.block_size) - 888);
+    gpt_drift(exact, *fast, ids, false, steps, gen::SEMANTIC_VOCAB_SIZE, gen::SEMANTIC_VOCAB_SIZE + 2 * 1024, 0.7)
+        .print("coarse", "steps");
+  }
+  if (wants("fine")) {
+    manual_seed(opt.seed + 2);
+    models::FineGPT exact(sz.fine);
+    load_random(exact);
+    const auto fast = converted_copy(exact, bark::engine::fine_weight_plan(p));
+    const gen::Codes codes = bench_codes(gen::N_FINE_CODEBOOKS, gen::FINE_WINDOW, 31, 17);
+    at::Tensor in = at::empty({1, gen::FINE_WINDOW, gen::N_FINE_CODEBOOKS}, at::kInt);
+    for (int64_t t = 0; t < gen::FINE_WINDOW; ++t) {
+      for (int64_t c = 0; c < gen::N_FINE_CODEBOOKS; ++c) in[0][t][c] = static_cast<int>(codes.at(c, t));
+    }
+    DriftStat st;
+    for (int64_t pred : {2, 7}) {  // the first and the last codebook pass of a window
+      st.add(exact.forward(pred, in)[0].slice(1, 0, gen::CODEBOOK_SIZE),
+             fast->forward(pred, in)[0].slice(1, 0, gen::CODEBOOK_SIZE), 0.5);
+    }
+    st.print("fine", "passes");
+  }
+  return 0;
+}
+
 int run(const Options& opt) {
   const auto stages = split_stages(opt.stages);
+  if (opt.drift) {
+    bark::set_cpu_threads(opt.threads);
+    return run_drift(opt, stages);
+  }
   const auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
   if (opt.size != "small" && opt.size != "large") throw std::invalid_argument("--size must be small or large");
   if (opt.steps < 1 || opt.steps > 767) throw std::invalid_argument("--steps must be in [1, 767]");
@@ -560,6 +733,7 @@ int run(const Options& opt) {
   }
   if (opt.repeat < 1 || opt.warmup < 0) throw std::invalid_argument("--repeat must be >= 1 and --warmup >= 0");
   if (opt.threads < 0) throw std::invalid_argument("--threads must be >= 0");
+  if (opt.batch < 1 || opt.batch > 64) throw std::invalid_argument("--batch must be in [1, 64]");
   // as bark::Pipeline does: torch's and OpenBLAS's pools alike, and fewer for a stage that starts
   // while other processes keep the cores busy (--fixed-threads: never fewer)
   const int configured_threads = bark::set_cpu_threads(opt.threads);
@@ -629,9 +803,11 @@ int run(const Options& opt) {
     codec = std::make_unique<models::Encodec>(cc);
     load_random(*codec);
   }
-  if (bark::parse_precision(opt.precision) == bark::Precision::Fp16) {  // as Pipeline does after loading
-    if (text) text->to_half();
-    if (coarse) coarse->to_half();
+  {  // as Pipeline does after loading
+    const bark::Precision p = bark::parse_precision(opt.precision);
+    if (text) text->convert_weights(bark::engine::gpt_weight_plan(p));
+    if (coarse) coarse->convert_weights(bark::engine::gpt_weight_plan(p));
+    if (fine) fine->convert_weights(bark::engine::fine_weight_plan(p));
   }
   rep.init_seconds = seconds_since(t_init);
   rep.rss_after_init_mb = current_rss_mb();
@@ -648,10 +824,10 @@ int run(const Options& opt) {
       StageResult& r = keep ? rep.stages[s] : scratch;
       manual_seed(opt.seed + 1);
       if (!opt.fixed_threads) bark::adapt_threads_to_load(configured_threads);
-      if (s == "semantic") run_semantic(*text, opt.steps, r);
-      if (s == "coarse") run_coarse(*coarse, opt.audio_seconds, r);
-      if (s == "fine") run_fine(*fine, opt.audio_seconds, r);
-      if (s == "codec") run_codec(*codec, opt.audio_seconds, r);
+      if (s == "semantic") run_semantic(*text, opt.steps, opt.batch, opt.seed + 1, r);
+      if (s == "coarse") run_coarse(*coarse, opt.audio_seconds, opt.batch, opt.seed + 1, r);
+      if (s == "fine") run_fine(*fine, opt.audio_seconds, opt.batch, opt.fine_fast_on(), r);
+      if (s == "codec") run_codec(*codec, opt.audio_seconds, opt.batch, r);
       std::fprintf(stderr, "%s %s %d: %.3f s (cpu %.3f s)\n", keep ? "round" : "warm-up", s.c_str(),
                    keep ? round + 1 : -round, r.seconds.runs.back(), r.cpu_seconds.runs.back());
     }
@@ -694,8 +870,17 @@ int main(int argc, char** argv) {
                  "time loading this upstream-format checkpoint (scripts/bench_reference.py --write-checkpoint)");
   app.add_option("--json", opt.json, "write the results as JSON to this file ('-' = stdout, table to stderr)");
   app.add_option("--seed", opt.seed, "seed of the random weights");
-  app.add_option("--precision", opt.precision, "fp32 (exact, default) or fp16 (fast mode of the text and coarse models)")
-      ->check(CLI::IsMember({"fp32", "fp16"}));
+  app.add_option("--precision", opt.precision, "fp32 (exact, default), fp16 or int8 (the fast modes, bark::Precision)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+  app.add_flag("--drift", opt.drift,
+               "instead of timing: logit drift of --precision against fp32 on the same random weights "
+               "(semantic, coarse: prefill + --steps teacher-forced steps; fine: 2 codebook passes of a window)");
+  app.add_option("--fine-fast", opt.fine_fast,
+                 "fine stage on the real frames only: auto (on with fp16 / int8), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  app.add_option("--batch", opt.batch,
+                 "sequences generated together: semantic and coarse decode them in one batch, fine and codec "
+                 "run them one after the other (default 1)");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(opt);

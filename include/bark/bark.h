@@ -1,6 +1,7 @@
 // Umbrella header of the bark library.
 #pragma once
 
+#include "bark/errors.h"
 #include "bark/export.h"
 #include "bark/generator.h"
 #include "bark/history_prompt.h"
@@ -12,3 +13,5 @@
 #include "bark/types.h"
 #include "bark/version.h"
 #include "bark/wav.h"
+#include "bark/audio_file.h"
+#include "bark/voice_cloner.h"

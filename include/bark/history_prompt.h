@@ -20,9 +20,10 @@ constexpr int64_t MAX_PROMPT_FRAMES = 90'000;
 // Accepts any integer dtype, C or Fortran order, stored or deflated zip members. Only the
 // members semantic_prompt.npy, coarse_prompt.npy and fine_prompt.npy are read, each refused
 // before it is inflated when its header declares more than the limits above.
-// Throws std::runtime_error when the file cannot be opened (missing, unreadable, a directory)
-// and std::invalid_argument for anything wrong with its contents (not a zip, corrupt members,
-// missing arrays, shapes, values or sizes outside what Bark accepts), naming the file.
+// Throws, naming the file, std::runtime_error when it cannot be opened (missing, no permission,
+// a directory) and std::invalid_argument for anything wrong with its content (not a zip,
+// truncated, corrupt members, not npy, missing arrays, non-integer dtype, shapes, values or
+// sizes outside what Bark accepts).
 BARK_API HistoryPrompt load_history_prompt(const std::string& path);
 
 // Writes `prompt` as an uncompressed .npz (np.savez layout; int64 semantic, int64 codes) that

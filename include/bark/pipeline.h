@@ -16,12 +16,14 @@
 // else runs at the same time (examples/concurrent_bark.cpp). Exception: with offload_cpu on a
 // GPU, calls are serialised (models move between devices).
 //
-// Errors: std::invalid_argument for bad input (empty text, unknown voice, invalid option),
-// std::runtime_error for the environment (missing or corrupt files, out of memory, a failing
-// tensor operation: one line, no backtrace), bark::Cancelled when on_progress returned false,
+// Errors: std::invalid_argument for bad input (empty text, unknown voice, invalid option, a
+// malformed voice .npz), std::runtime_error for the environment (missing or corrupt files, out of
+// memory, a failing tensor operation: one line, no backtrace) with bark::ModelFilesMissing
+// (bark/errors.h) for missing model files and voice presets, bark::Cancelled when on_progress returned false,
 // std::logic_error on a moved-from Pipeline. An exception thrown by on_progress propagates as is.
 #pragma once
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <utility>
@@ -44,6 +46,36 @@ struct GenerationResult {
   double text_dropped_percent = 0.0;
 };
 
+// One request of a batch: its own text and options (voice or history prompt, seed or
+// generator, temperatures, top-k/p, on_progress, ...), exactly as for generate_audio_full.
+struct BatchRequest {
+  std::string text;
+  GenerationOptions options;
+};
+
+// One request of semantic_to_waveform_batch.
+struct SemanticRequest {
+  SemanticTokens semantic;
+  GenerationOptions options;
+};
+
+// A request's outcome: its result, or the exception that ended it (std::invalid_argument for
+// its bad input, bark::Cancelled when its on_progress returned false, ...); an error in one
+// request never affects the others. `result` is filled as far as the call goes
+// (text_to_semantic_batch: only full.semantic_prompt).
+struct BatchResult {
+  GenerationResult result;
+  std::exception_ptr error;
+  bool ok() const { return !error; }
+};
+
+struct BatchOptions {
+  // Most sequences decoded together. The semantic and coarse stages keep up to this many
+  // requests in flight and give a finished request's place to the next one; each decoding step
+  // then reads the weights once for all of them (docs/PERFORMANCE.md: throughput vs batch size).
+  int max_batch = 8;
+};
+
 class BARK_API Pipeline {
  public:
   // Chooses the device and applies num_threads; loads nothing yet.
@@ -59,6 +91,19 @@ class BARK_API Pipeline {
   Audio generate_audio(const std::string& text, const GenerationOptions& options = {}) const;
   // Same, with output_full=True: also returns the tokens of every stage.
   GenerationResult generate_audio_full(const std::string& text, const GenerationOptions& options = {}) const;
+
+  // Batched generate_audio_full: one result per request, in order. Every request samples from
+  // its own generator, so its tokens and audio are exactly those generate_audio_full gives it
+  // alone (same seed => same result, whatever else is in the batch). The semantic and coarse
+  // stages decode the requests together (CPU); the fine stage and the codec run them one after
+  // the other (they are matrix-matrix work already). On a GPU the requests run one by one.
+  std::vector<BatchResult> generate_audio_batch(const std::vector<BatchRequest>& requests,
+                                                const BatchOptions& batch = {}) const;
+  // Batched text_to_semantic (result.full.semantic_prompt) and semantic_to_waveform_full.
+  std::vector<BatchResult> text_to_semantic_batch(const std::vector<BatchRequest>& requests,
+                                                  const BatchOptions& batch = {}) const;
+  std::vector<BatchResult> semantic_to_waveform_batch(const std::vector<SemanticRequest>& requests,
+                                                      const BatchOptions& batch = {}) const;
 
   // Long-form: any length of text in segments, one voice, streamed (bark/speech.h).
   SpeechResult generate_speech(const std::string& text, const SpeechOptions& options = {}) const;

@@ -80,6 +80,12 @@ struct SpeechOptions {
   bool seamless = false;
   // Streaming: called with audio as soon as each segment is decoded. May be empty.
   AudioCallback on_audio;
+  // Segments whose voice does not depend on the segment before (voice mode Preset, or Auto:
+  // all but the first without a voice) are generated up to this many at a time with
+  // generate_audio_batch: more audio per second of compute, but a batch's first audio comes
+  // only when its semantic and coarse stages are done for all its segments
+  // (docs/PERFORMANCE.md). Tokens are the same as with 1. 1 = one segment at a time.
+  int max_batch = 1;
 };
 
 struct SegmentResult {

@@ -6,6 +6,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <exception>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,19 @@ auto guarded(const char* call, F&& f) -> decltype(f()) {
     throw std::runtime_error(std::string(call) + ": " + first_line(e.what_without_backtrace()));
   } catch (const std::bad_alloc&) {
     throw std::runtime_error(std::string(call) + ": out of memory");
+  }
+}
+
+// The same conversion for an exception kept for later (a batched request's error).
+inline std::exception_ptr public_error(const char* call, std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const c10::Error& x) {
+    return std::make_exception_ptr(std::runtime_error(std::string(call) + ": " + first_line(x.what_without_backtrace())));
+  } catch (const std::bad_alloc&) {
+    return std::make_exception_ptr(std::runtime_error(std::string(call) + ": out of memory"));
+  } catch (...) {
+    return e;
   }
 }
 

@@ -38,6 +38,7 @@ class ModelStore {
   const models::Encodec& codec(bool announce) const;
 
   at::Device model_device() const;
+  Precision precision() const { return options_.precision; }
   at::Device codec_device() const;
 
   // CPU offload: moves a loaded model between the CPU and the device. Only while the caller
@@ -48,7 +49,9 @@ class ModelStore {
 
  private:
   at::Device home_device() const;  // where a model lives while idle
-  // Reads a GPT checkpoint, lets `check` refuse its config, loads it (fp16 in fast mode) and
+  // Fast modes: int8 weights exist on the CPU only (std::invalid_argument elsewhere).
+  void check_fast_device() const;
+  // Reads a GPT checkpoint, lets `check` refuse its config, loads it (converted in the fast modes) and
   // puts it on its home device.
   std::unique_ptr<models::GPT> load_gpt(const std::string& path, const char* what, bool announce,
                                         const std::function<void(const models::GPTConfig&)>& check) const;
@@ -65,5 +68,10 @@ class ModelStore {
 };
 
 at::Device to_at(Device d);
+
+// The weight formats of each precision (PipelineOptions::precision): text and coarse models,
+// and the fine model. Fp32: nothing converted.
+models::WeightPlan gpt_weight_plan(Precision precision);
+models::WeightPlan fine_weight_plan(Precision precision);
 
 }  // namespace bark::engine

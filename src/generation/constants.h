@@ -5,7 +5,6 @@
 
 namespace bark::generation {
 
-constexpr int64_t CONTEXT_WINDOW_SIZE = 1024;
 constexpr double SEMANTIC_RATE_HZ = 49.9;
 constexpr int64_t SEMANTIC_VOCAB_SIZE = 10'000;
 constexpr int64_t CODEBOOK_SIZE = 1024;

@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -104,169 +107,355 @@ at::Tensor filter_logits(at::Tensor logits, const SamplingOptions& options) {
   return logits;
 }
 
-std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std::vector<int64_t>& encoded_text,
-                                            const std::vector<int64_t>* semantic_history,
-                                            const SemanticOptions& options) {
-  TORCH_CHECK(encoded_text.size() == 256, "encoded_text must hold 256 ids");
-  std::vector<int64_t> x = encoded_text;
-  if (semantic_history != nullptr) {
-    // lop off if history is too long, pad if needed
-    std::vector<int64_t> h = tail(*semantic_history, 256);
-    h.resize(256, SEMANTIC_PAD_TOKEN);
-    x.insert(x.end(), h.begin(), h.end());
-  } else {
-    x.insert(x.end(), 256, SEMANTIC_PAD_TOKEN);
-  }
-  x.push_back(SEMANTIC_INFER_TOKEN);
-  const size_t prefix = x.size();  // 513
+namespace {
 
-  const at::Device device = model.device();
-  models::KVCache cache;
-  if (options.use_kv_caching) cache = model.make_cache(1, model.config().block_size);
-  double tot_generated_duration_s = 0;
-  // Progress total: the most tokens this call may generate.
-  int64_t max_tokens = MAX_SEMANTIC_STEPS;
-  if (options.max_gen_duration_s) {
-    max_tokens = std::min<int64_t>(
-        max_tokens, static_cast<int64_t>(std::floor(*options.max_gen_duration_s * SEMANTIC_RATE_HZ)) + 1);
-  }
+// Runs the rows of a batched stage: rows whose next step needs the whole sequence (a prefill,
+// or no KV cache) run it alone; every other row joins one GPT::decode_step per iteration.
+// Rows that finish or fail leave, and the next job takes the free place (at most `max_batch`
+// rows at a time). A row's exception (its progress callback's bark::Cancelled, a failure) ends
+// that row only. Row must provide: done(), decodes(), next_token(), cache(), logit_range(),
+// full_forward() (1-D logits), consume(1-D logits) and result().
+template <class Row, class Out>
+std::vector<RowResult<Out>> run_rows(const models::GPT& model, size_t n_jobs,
+                                     const std::function<std::unique_ptr<Row>(size_t)>& make, int64_t max_batch,
+                                     const char* stage, BatchStats* stats) {
+  BatchStats local;
+  BatchStats& st = stats != nullptr ? *stats : local;
+  std::vector<RowResult<Out>> results(n_jobs);
+  struct Active {
+    size_t job;
+    std::unique_ptr<Row> row;
+  };
+  std::vector<Active> active;
+  size_t next = 0;
+  max_batch = std::max<int64_t>(1, max_batch);
   const bool trace = log().should_log(spdlog::level::trace);
-  for (int64_t n = 0; n < MAX_SEMANTIC_STEPS; ++n) {
-    const auto t_step = Clock::now();
-    at::Tensor logits;
-    // only the logits that are sampled from: the semantic vocabulary and EOS (= pad id 10000)
-    constexpr int64_t n_logits = SEMANTIC_PAD_TOKEN + 1;
-    if (options.use_kv_caching && !cache.empty()) {
-      logits = model.forward(long_tensor({x.back()}, device).view({1, 1}), true, &cache, nullptr, 0, n_logits);
-    } else {
-      logits = model.forward(long_tensor(x, device).view({1, -1}), true, options.use_kv_caching ? &cache : nullptr,
-                             nullptr, 0, n_logits);
+  const auto fail = [&](Active& a) {
+    results[a.job].error = std::current_exception();
+    a.row.reset();
+  };
+  for (int64_t iteration = 0;; ++iteration) {
+    while (static_cast<int64_t>(active.size()) < max_batch && next < n_jobs) {
+      try {
+        active.push_back({next, make(next)});
+      } catch (...) {
+        results[next].error = std::current_exception();
+      }
+      ++next;
     }
-    at::Tensor relevant = logits[0][0].slice(0, 0, SEMANTIC_VOCAB_SIZE);
-    if (options.allow_early_stop) {
-      relevant = at::hstack({relevant, logits[0][0].slice(0, SEMANTIC_PAD_TOKEN, SEMANTIC_PAD_TOKEN + 1)});  // eos
+    if (active.empty()) break;
+    const auto t_step = Clock::now();
+    std::vector<size_t> decoding;
+    for (size_t i = 0; i < active.size(); ++i) {
+      Row& row = *active[i].row;
+      if (row.decodes()) {
+        decoding.push_back(i);
+        continue;
+      }
+      const auto t0 = Clock::now();
+      try {
+        row.consume(row.full_forward());
+      } catch (...) {
+        fail(active[i]);
+      }
+      st.full_forward_seconds += ms_since(t0) / 1000;
+      ++st.full_forwards;
+    }
+    if (!decoding.empty()) {
+      std::vector<int64_t> tokens;
+      std::vector<models::KVCache*> caches;
+      std::vector<std::pair<int64_t, int64_t>> ranges;
+      for (size_t i : decoding) {
+        tokens.push_back(active[i].row->next_token());
+        caches.push_back(active[i].row->cache());
+        ranges.push_back(active[i].row->logit_range());
+      }
+      std::vector<at::Tensor> logits;
+      const auto t0 = Clock::now();
+      try {
+        logits = model.decode_step(tokens, caches, ranges);
+      } catch (...) {
+        for (size_t i : decoding) fail(active[i]);
+      }
+      if (!logits.empty()) {
+        for (size_t k = 0; k < decoding.size(); ++k) {
+          try {
+            active[decoding[k]].row->consume(logits[k]);
+          } catch (...) {
+            fail(active[decoding[k]]);
+          }
+        }
+      }
+      st.decode_seconds += ms_since(t0) / 1000;
+      ++st.decode_steps;
+      st.decoded_tokens += static_cast<int64_t>(decoding.size());
+    }
+    if (trace) {
+      log().trace("{} step {}: {} row(s), {} batched, {:.2f} ms", stage, iteration, active.size(), decoding.size(),
+                  ms_since(t_step));
+    }
+    for (auto& a : active) {
+      if (a.row && a.row->done()) {
+        try {
+          results[a.job].value = a.row->result();
+        } catch (...) {
+          results[a.job].error = std::current_exception();
+        }
+        a.row.reset();
+      }
+    }
+    active.erase(std::remove_if(active.begin(), active.end(), [](const Active& a) { return !a.row; }), active.end());
+  }
+  return results;
+}
+
+template <class T>
+T single(std::vector<RowResult<T>> results) {
+  if (results.at(0).error) std::rethrow_exception(results[0].error);
+  return std::move(results[0].value);
+}
+
+// only the logits that are sampled from: the semantic vocabulary and EOS (= pad id 10000)
+constexpr int64_t kSemanticLogits = SEMANTIC_PAD_TOKEN + 1;
+
+// generate_text_semantic's loop for one sequence, one step at a time.
+class SemanticRow {
+ public:
+  SemanticRow(const models::GPT& model, const SemanticJob& job) : model_(model), o_(job.options) {
+    TORCH_CHECK(job.encoded_text.size() == 256, "encoded_text must hold 256 ids");
+    x_ = job.encoded_text;
+    if (job.history != nullptr) {
+      // lop off if history is too long, pad if needed
+      std::vector<int64_t> h = tail(*job.history, 256);
+      h.resize(256, SEMANTIC_PAD_TOKEN);
+      x_.insert(x_.end(), h.begin(), h.end());
+    } else {
+      x_.insert(x_.end(), 256, SEMANTIC_PAD_TOKEN);
+    }
+    x_.push_back(SEMANTIC_INFER_TOKEN);
+    prefix_ = x_.size();  // 513
+    if (o_.use_kv_caching) cache_ = model.make_cache(1, model.config().block_size);
+    // Progress total: the most tokens this call may generate.
+    max_tokens_ = MAX_SEMANTIC_STEPS;
+    if (o_.max_gen_duration_s) {
+      max_tokens_ = std::min<int64_t>(
+          max_tokens_, static_cast<int64_t>(std::floor(*o_.max_gen_duration_s * SEMANTIC_RATE_HZ)) + 1);
+    }
+  }
+
+  bool done() const { return done_; }
+  bool decodes() const { return o_.use_kv_caching && !cache_.empty(); }
+  int64_t next_token() const { return x_.back(); }
+  models::KVCache* cache() { return &cache_; }
+  std::pair<int64_t, int64_t> logit_range() const { return {0, kSemanticLogits}; }
+
+  at::Tensor full_forward() {
+    return model_
+        .forward(long_tensor(x_, model_.device()).view({1, -1}), true, o_.use_kv_caching ? &cache_ : nullptr, nullptr,
+                 0, kSemanticLogits)[0][0];
+  }
+
+  void consume(const at::Tensor& logits) {
+    const int64_t n = n_++;
+    at::Tensor relevant = logits.slice(0, 0, SEMANTIC_VOCAB_SIZE);
+    if (o_.allow_early_stop) {
+      relevant = at::hstack({relevant, logits.slice(0, SEMANTIC_PAD_TOKEN, SEMANTIC_PAD_TOKEN + 1)});  // eos
     } else {
       relevant = relevant.contiguous();
     }
-    if (options.sampling.top_p || options.sampling.top_k) relevant = filter_logits(relevant, options.sampling);
+    if (o_.sampling.top_p || o_.sampling.top_k) relevant = filter_logits(relevant, o_.sampling);
     at::Tensor probs;
-    const int64_t item_next = sample(relevant, options.sampling, &probs).item<int64_t>();
-    if (trace) log().trace("semantic step {}: {:.2f} ms", n, ms_since(t_step));
-    if (options.allow_early_stop &&
+    const int64_t item_next = sample(relevant, o_.sampling, &probs).item<int64_t>();
+    if (o_.allow_early_stop &&
         (item_next == SEMANTIC_VOCAB_SIZE ||
-         (options.min_eos_p && probs[-1].item<float>() >= static_cast<float>(*options.min_eos_p)))) {
-      report(options.progress, n, n);
-      break;
+         (o_.min_eos_p && probs[-1].item<float>() >= static_cast<float>(*o_.min_eos_p)))) {
+      done_ = true;
+      report(o_.progress, n, n);
+      return;
     }
-    x.push_back(item_next);
-    tot_generated_duration_s += 1 / SEMANTIC_RATE_HZ;
-    if (options.max_gen_duration_s && tot_generated_duration_s > *options.max_gen_duration_s) {
-      report(options.progress, n + 1, n + 1);
-      break;
+    x_.push_back(item_next);
+    tot_generated_duration_s_ += 1 / SEMANTIC_RATE_HZ;
+    if (n_ >= MAX_SEMANTIC_STEPS) done_ = true;
+    if (o_.max_gen_duration_s && tot_generated_duration_s_ > *o_.max_gen_duration_s) {
+      done_ = true;
+      report(o_.progress, n + 1, n + 1);
+      return;
     }
-    report(options.progress, n + 1, std::max(max_tokens, n + 1));
+    report(o_.progress, n + 1, std::max(max_tokens_, n + 1));
   }
-  std::vector<int64_t> out(x.begin() + static_cast<std::ptrdiff_t>(prefix), x.end());
-  for (int64_t t : out) {
-    if (t < 0 || t >= SEMANTIC_VOCAB_SIZE) throw std::runtime_error("semantic generation produced an invalid token");
+
+  std::vector<int64_t> result() const {
+    std::vector<int64_t> out(x_.begin() + static_cast<std::ptrdiff_t>(prefix_), x_.end());
+    for (int64_t t : out) {
+      if (t < 0 || t >= SEMANTIC_VOCAB_SIZE) throw std::runtime_error("semantic generation produced an invalid token");
+    }
+    return out;
   }
-  return out;
+
+ private:
+  const models::GPT& model_;
+  SemanticOptions o_;
+  std::vector<int64_t> x_;
+  size_t prefix_ = 0;
+  models::KVCache cache_;
+  int64_t max_tokens_ = 0;
+  int64_t n_ = 0;
+  double tot_generated_duration_s_ = 0;
+  bool done_ = false;
+};
+
+// generate_coarse's loop for one sequence, one step at a time (windows of sliding_window_len
+// steps, each starting with a fresh KV cache).
+class CoarseRow {
+ public:
+  CoarseRow(const models::GPT& model, const CoarseJob& job) : model_(model), o_(job.options) {
+    const double ratio = kSemanticToCoarseRatio;
+    max_semantic_history_ = static_cast<int64_t>(std::floor(o_.max_coarse_history / ratio));
+    const std::vector<int64_t>& x_semantic = *job.semantic;
+    std::vector<int64_t> x_semantic_history, x_coarse_history;
+    if (job.history != nullptr) {
+      const auto& sh = job.history->semantic;
+      // _flatten_codebooks: interleave frames (Fortran ravel), codebook n offset by n * 1024,
+      // then + SEMANTIC_VOCAB_SIZE
+      const Codes& ch = job.history->coarse;
+      std::vector<int64_t> flat(static_cast<size_t>(ch.rows * ch.cols));
+      for (int64_t t = 0; t < ch.cols; ++t) {
+        for (int64_t r = 0; r < ch.rows; ++r) {
+          flat[static_cast<size_t>(t * ch.rows + r)] = ch.at(r, t) + r * CODEBOOK_SIZE + SEMANTIC_VOCAB_SIZE;
+        }
+      }
+      const auto n_sh = static_cast<int64_t>(sh.size());
+      const int64_t n_semantic_hist_provided =
+          std::min({max_semantic_history_, n_sh - n_sh % 2,
+                    static_cast<int64_t>(std::floor(static_cast<double>(flat.size()) / ratio))});
+      const int64_t n_coarse_hist_provided = py_round(static_cast<double>(n_semantic_hist_provided) * ratio);
+      x_semantic_history = tail(sh, n_semantic_hist_provided);
+      x_coarse_history = tail(flat, n_coarse_hist_provided);
+      // generation.py: "bit of a hack for time alignment (sounds better)": [:-2]
+      x_coarse_history.resize(x_coarse_history.size() >= 2 ? x_coarse_history.size() - 2 : 0);
+    }
+    n_steps_ = py_round(
+        std::floor(static_cast<double>(x_semantic.size()) * ratio / N_COARSE_CODEBOOKS) * N_COARSE_CODEBOOKS);
+    if (!(n_steps_ > 0 && n_steps_ % N_COARSE_CODEBOOKS == 0)) {
+      throw std::invalid_argument("semantic input too short to generate coarse tokens");
+    }
+    sem_ = x_semantic_history;
+    sem_.insert(sem_.end(), x_semantic.begin(), x_semantic.end());
+    coarse_ = x_coarse_history;
+    n_history_ = coarse_.size();
+    base_semantic_idx_ = static_cast<int64_t>(x_semantic_history.size());
+    n_window_steps_ = static_cast<int64_t>(std::ceil(static_cast<double>(n_steps_) / o_.sliding_window_len));
+    if (o_.use_kv_caching) cache_ = model.make_cache(1, model.config().block_size);
+    start_window();
+  }
+
+  bool done() const { return n_step_ >= n_steps_; }
+  bool decodes() const { return o_.use_kv_caching && !cache_.empty(); }
+  int64_t next_token() const { return x_in_.back(); }
+  models::KVCache* cache() { return &cache_; }
+  std::pair<int64_t, int64_t> logit_range() const {
+    const bool is_major_step = n_step_ % N_COARSE_CODEBOOKS == 0;
+    const int64_t start = SEMANTIC_VOCAB_SIZE + (1 - static_cast<int64_t>(is_major_step)) * CODEBOOK_SIZE;
+    return {start, start + CODEBOOK_SIZE};  // lm_head only over this step's codebook (1024 of 12096 rows)
+  }
+
+  at::Tensor full_forward() {
+    const auto [begin, end] = logit_range();
+    return model_
+        .forward(long_tensor(x_in_, model_.device()).view({1, -1}), false, o_.use_kv_caching ? &cache_ : nullptr,
+                 nullptr, begin, end)[0][0];
+  }
+
+  void consume(const at::Tensor& logits) {
+    at::Tensor relevant = logits;
+    if (o_.sampling.top_p || o_.sampling.top_k) relevant = filter_logits(relevant, o_.sampling);
+    const int64_t item_next = sample(relevant, o_.sampling).item<int64_t>() + logit_range().first;
+    coarse_.push_back(item_next);
+    x_in_.push_back(item_next);
+    ++n_step_;
+    report(o_.progress, n_step_ / N_COARSE_CODEBOOKS, n_steps_ / N_COARSE_CODEBOOKS);
+    if (++window_step_ == o_.sliding_window_len && !done()) {
+      if (log().should_log(spdlog::level::trace)) {
+        log().trace("coarse window {}/{}: {:.1f} ms", window_ + 1, n_window_steps_, ms_since(t_window_));
+      }
+      ++window_;
+      start_window();
+    }
+  }
+
+  Codes result() const {
+    const std::vector<int64_t> gen(coarse_.begin() + static_cast<std::ptrdiff_t>(n_history_), coarse_.end());
+    if (static_cast<int64_t>(gen.size()) != n_steps_) throw std::runtime_error("coarse generation: wrong length");
+    Codes out;
+    out.rows = N_COARSE_CODEBOOKS;
+    out.cols = n_steps_ / N_COARSE_CODEBOOKS;
+    out.data.resize(gen.size());
+    for (int64_t t = 0; t < out.cols; ++t) {
+      for (int64_t r = 0; r < out.rows; ++r) {
+        const int64_t v = gen[static_cast<size_t>(t * out.rows + r)] - SEMANTIC_VOCAB_SIZE - r * CODEBOOK_SIZE;
+        if (v < 0 || v >= CODEBOOK_SIZE) throw std::runtime_error("coarse generation produced an invalid code");
+        out.data[static_cast<size_t>(r * out.cols + t)] = v;
+      }
+    }
+    return out;
+  }
+
+ private:
+  // window: up to 256 semantic tokens padded on the right, infer token, coarse history
+  void start_window() {
+    t_window_ = Clock::now();
+    window_step_ = 0;
+    const int64_t semantic_idx =
+        base_semantic_idx_ + py_round(static_cast<double>(n_step_) / kSemanticToCoarseRatio);
+    const int64_t start = std::max<int64_t>(0, semantic_idx - max_semantic_history_);
+    x_in_.clear();
+    for (int64_t i = start; i < static_cast<int64_t>(sem_.size()) && i < start + 256; ++i) {
+      x_in_.push_back(sem_[static_cast<size_t>(i)]);
+    }
+    x_in_.resize(256, COARSE_SEMANTIC_PAD_TOKEN);
+    x_in_.push_back(COARSE_INFER_TOKEN);
+    const int64_t hist_start = std::max<int64_t>(0, static_cast<int64_t>(coarse_.size()) - o_.max_coarse_history);
+    x_in_.insert(x_in_.end(), coarse_.begin() + hist_start, coarse_.end());
+    cache_.length = 0;  // a fresh KV cache per window
+  }
+
+  const models::GPT& model_;
+  CoarseOptions o_;
+  int64_t max_semantic_history_ = 0;
+  std::vector<int64_t> sem_, coarse_, x_in_;
+  size_t n_history_ = 0;
+  int64_t base_semantic_idx_ = 0;
+  int64_t n_steps_ = 0, n_step_ = 0, n_window_steps_ = 0, window_ = 0, window_step_ = 0;
+  models::KVCache cache_;
+  Clock::time_point t_window_;
+};
+
+}  // namespace
+
+std::vector<RowResult<std::vector<int64_t>>> generate_text_semantic_batch(const models::GPT& model,
+                                                                          const std::vector<SemanticJob>& jobs,
+                                                                          int64_t max_batch, BatchStats* stats) {
+  return run_rows<SemanticRow, std::vector<int64_t>>(
+      model, jobs.size(), [&](size_t i) { return std::make_unique<SemanticRow>(model, jobs[i]); }, max_batch,
+      "semantic", stats);
+}
+
+std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std::vector<int64_t>& encoded_text,
+                                            const std::vector<int64_t>* semantic_history,
+                                            const SemanticOptions& options) {
+  return single(generate_text_semantic_batch(model, {SemanticJob{encoded_text, semantic_history, options}}, 1));
+}
+
+std::vector<RowResult<Codes>> generate_coarse_batch(const models::GPT& model, const std::vector<CoarseJob>& jobs,
+                                                    int64_t max_batch, BatchStats* stats) {
+  return run_rows<CoarseRow, Codes>(
+      model, jobs.size(), [&](size_t i) { return std::make_unique<CoarseRow>(model, jobs[i]); }, max_batch,
+      "coarse", stats);
 }
 
 Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& x_semantic, const History* history,
                       const CoarseOptions& options) {
-  const double ratio = kSemanticToCoarseRatio;
-  const auto max_semantic_history = static_cast<int64_t>(std::floor(options.max_coarse_history / ratio));
-  std::vector<int64_t> x_semantic_history, x_coarse_history;
-  if (history != nullptr) {
-    const auto& sh = history->semantic;
-    // _flatten_codebooks: interleave frames (Fortran ravel), codebook n offset by n * 1024,
-    // then + SEMANTIC_VOCAB_SIZE
-    const Codes& ch = history->coarse;
-    std::vector<int64_t> flat(static_cast<size_t>(ch.rows * ch.cols));
-    for (int64_t t = 0; t < ch.cols; ++t) {
-      for (int64_t r = 0; r < ch.rows; ++r) {
-        flat[static_cast<size_t>(t * ch.rows + r)] = ch.at(r, t) + r * CODEBOOK_SIZE + SEMANTIC_VOCAB_SIZE;
-      }
-    }
-    const auto n_sh = static_cast<int64_t>(sh.size());
-    const int64_t n_semantic_hist_provided =
-        std::min({max_semantic_history, n_sh - n_sh % 2,
-                  static_cast<int64_t>(std::floor(static_cast<double>(flat.size()) / ratio))});
-    const int64_t n_coarse_hist_provided = py_round(static_cast<double>(n_semantic_hist_provided) * ratio);
-    x_semantic_history = tail(sh, n_semantic_hist_provided);
-    x_coarse_history = tail(flat, n_coarse_hist_provided);
-    // generation.py: "bit of a hack for time alignment (sounds better)": [:-2]
-    x_coarse_history.resize(x_coarse_history.size() >= 2 ? x_coarse_history.size() - 2 : 0);
-  }
-  const int64_t n_steps = py_round(
-      std::floor(static_cast<double>(x_semantic.size()) * ratio / N_COARSE_CODEBOOKS) * N_COARSE_CODEBOOKS);
-  if (!(n_steps > 0 && n_steps % N_COARSE_CODEBOOKS == 0)) {
-    throw std::invalid_argument("semantic input too short to generate coarse tokens");
-  }
-  std::vector<int64_t> sem = x_semantic_history;
-  sem.insert(sem.end(), x_semantic.begin(), x_semantic.end());
-  std::vector<int64_t> coarse = x_coarse_history;
-  const auto base_semantic_idx = static_cast<int64_t>(x_semantic_history.size());
-  const at::Device device = model.device();
-  const auto n_window_steps = static_cast<int64_t>(std::ceil(static_cast<double>(n_steps) / options.sliding_window_len));
-  int64_t n_step = 0;
-  models::KVCache cache;
-  if (options.use_kv_caching) cache = model.make_cache(1, model.config().block_size);
-  const bool trace = log().should_log(spdlog::level::trace);
-  const int64_t n_frames = n_steps / N_COARSE_CODEBOOKS;
-  for (int64_t w = 0; w < n_window_steps; ++w) {
-    const auto t_window = Clock::now();
-    const int64_t semantic_idx = base_semantic_idx + py_round(static_cast<double>(n_step) / ratio);
-    // window: up to 256 semantic tokens padded on the right, infer token, coarse history
-    const int64_t start = std::max<int64_t>(0, semantic_idx - max_semantic_history);
-    std::vector<int64_t> x_in;
-    for (int64_t i = start; i < static_cast<int64_t>(sem.size()) && i < start + 256; ++i) {
-      x_in.push_back(sem[static_cast<size_t>(i)]);
-    }
-    x_in.resize(256, COARSE_SEMANTIC_PAD_TOKEN);
-    x_in.push_back(COARSE_INFER_TOKEN);
-    const int64_t hist_start = std::max<int64_t>(0, static_cast<int64_t>(coarse.size()) - options.max_coarse_history);
-    x_in.insert(x_in.end(), coarse.begin() + hist_start, coarse.end());
-    cache.length = 0;  // a fresh KV cache per window
-    for (int64_t s = 0; s < options.sliding_window_len; ++s) {
-      if (n_step >= n_steps) continue;
-      const bool is_major_step = n_step % N_COARSE_CODEBOOKS == 0;
-      const int64_t logit_start_idx = SEMANTIC_VOCAB_SIZE + (1 - static_cast<int64_t>(is_major_step)) * CODEBOOK_SIZE;
-      const int64_t logit_end_idx = SEMANTIC_VOCAB_SIZE + (2 - static_cast<int64_t>(is_major_step)) * CODEBOOK_SIZE;
-      // lm_head only over this step's codebook slice (1024 of 12096 rows)
-      at::Tensor logits;
-      if (options.use_kv_caching && !cache.empty()) {
-        logits = model.forward(long_tensor({x_in.back()}, device).view({1, 1}), false, &cache, nullptr,
-                               logit_start_idx, logit_end_idx);
-      } else {
-        logits = model.forward(long_tensor(x_in, device).view({1, -1}), false, options.use_kv_caching ? &cache : nullptr,
-                               nullptr, logit_start_idx, logit_end_idx);
-      }
-      at::Tensor relevant = logits[0][0];
-      if (options.sampling.top_p || options.sampling.top_k) relevant = filter_logits(relevant, options.sampling);
-      const int64_t item_next = sample(relevant, options.sampling).item<int64_t>() + logit_start_idx;
-      coarse.push_back(item_next);
-      x_in.push_back(item_next);
-      ++n_step;
-      report(options.progress, n_step / N_COARSE_CODEBOOKS, n_frames);
-    }
-    if (trace) log().trace("coarse window {}/{}: {:.1f} ms", w + 1, n_window_steps, ms_since(t_window));
-  }
-  const std::vector<int64_t> gen(coarse.begin() + static_cast<std::ptrdiff_t>(x_coarse_history.size()), coarse.end());
-  if (static_cast<int64_t>(gen.size()) != n_steps) throw std::runtime_error("coarse generation: wrong length");
-  Codes out;
-  out.rows = N_COARSE_CODEBOOKS;
-  out.cols = n_steps / N_COARSE_CODEBOOKS;
-  out.data.resize(gen.size());
-  for (int64_t t = 0; t < out.cols; ++t) {
-    for (int64_t r = 0; r < out.rows; ++r) {
-      const int64_t v = gen[static_cast<size_t>(t * out.rows + r)] - SEMANTIC_VOCAB_SIZE - r * CODEBOOK_SIZE;
-      if (v < 0 || v >= CODEBOOK_SIZE) throw std::runtime_error("coarse generation produced an invalid code");
-      out.data[static_cast<size_t>(r * out.cols + t)] = v;
-    }
-  }
-  return out;
+  return single(generate_coarse_batch(model, {CoarseJob{&x_semantic, history, options}}, 1));
 }
 
 Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, const History* history,
@@ -280,8 +469,12 @@ Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, con
   int64_t n_history = 0;
   if (history != nullptr) n_history = std::min<int64_t>(history->fine.cols, FINE_STEP);
   const int64_t body = n_history + T;
-  const int64_t n_remove_from_end = body < FINE_WINDOW ? FINE_WINDOW - body : 0;
+  // upstream pads a clip shorter than a window to FINE_WINDOW frames of CODEBOOK_SIZE; the fast
+  // variant runs one window of the clip's own length instead (the padding frames are never
+  // computed or sampled)
+  const int64_t n_remove_from_end = body < FINE_WINDOW && !options.fast ? FINE_WINDOW - body : 0;
   const int64_t L = body + n_remove_from_end;
+  const int64_t window = std::min<int64_t>(FINE_WINDOW, L);
   // in_arr: (L, 8) int32 as upstream's torch.tensor(in_arr.T); 1024 pads the missing codebooks
   at::Tensor in_arr = at::full({L, N_FINE_CODEBOOKS}, CODEBOOK_SIZE, at::TensorOptions().dtype(at::kInt));
   int32_t* p = in_arr.data_ptr<int32_t>();
@@ -304,11 +497,12 @@ Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, con
   const bool trace = log().should_log(spdlog::level::trace);
   for (int64_t n = 0; n < n_loops; ++n) {
     const auto t_window = Clock::now();
-    const int64_t start_idx = std::min(n * FINE_STEP, L - FINE_WINDOW);
-    const int64_t start_fill_idx = std::min(n_history + n * FINE_STEP, L - FINE_STEP);
+    const int64_t start_idx = std::min(n * FINE_STEP, L - window);
+    // (a window shorter than FINE_WINDOW is the only one: it fills everything after the history)
+    const int64_t start_fill_idx = window < FINE_WINDOW ? n_history : std::min(n_history + n * FINE_STEP, L - FINE_STEP);
     const int64_t rel_start_fill_idx = start_fill_idx - start_idx;
     // a view: writing predictions into the buffer writes into in_arr, as upstream
-    const at::Tensor in_buffer = in_arr.slice(0, start_idx, start_idx + FINE_WINDOW).unsqueeze(0);
+    const at::Tensor in_buffer = in_arr.slice(0, start_idx, start_idx + window).unsqueeze(0);
     // frames whose codebooks are all final: those before this window's fill start, and every
     // frame once the last window is done
     const int64_t final_before = std::clamp<int64_t>(start_fill_idx - n_history, 0, T);
@@ -320,7 +514,7 @@ Codes generate_fine(const models::FineGPT& model, const Codes& x_coarse_gen, con
       } else {
         const at::Tensor relevant = logits[0].slice(1, 0, CODEBOOK_SIZE) / *options.temp;
         const at::Tensor probs = at::softmax(relevant, -1);
-        codebook_preds = at::multinomial(probs.slice(0, rel_start_fill_idx, FINE_WINDOW), 1, /*replacement=*/false,
+        codebook_preds = at::multinomial(probs.slice(0, rel_start_fill_idx, window), 1, /*replacement=*/false,
                                          generator_or_default(options.generator))
                              .reshape({-1});
       }

@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -35,6 +36,23 @@ struct SamplingOptions {
 // `logits` is a 1-D float tensor, modified in place semantics as upstream (returns the result).
 at::Tensor filter_logits(at::Tensor logits, const SamplingOptions& options);
 
+// A row's outcome in a batched stage: its value, or the exception that ended it (its progress
+// callback's bark::Cancelled, a failure); the other rows of the batch go on.
+template <class T>
+struct RowResult {
+  T value;
+  std::exception_ptr error;
+};
+
+// Where a batched stage's time went (optional output of the *_batch functions).
+struct BatchStats {
+  double full_forward_seconds = 0;  // prefills (and every step of rows without a KV cache)
+  double decode_seconds = 0;        // batched KV-cached steps (GPT::decode_step)
+  int64_t full_forwards = 0;        // their counts
+  int64_t decode_steps = 0;
+  int64_t decoded_tokens = 0;       // rows x steps of the batched steps
+};
+
 struct SemanticOptions {
   SamplingOptions sampling;
   std::optional<double> min_eos_p = 0.2;
@@ -49,6 +67,19 @@ struct SemanticOptions {
 std::vector<int64_t> generate_text_semantic(const models::GPT& model, const std::vector<int64_t>& encoded_text,
                                             const std::vector<int64_t>* semantic_history,
                                             const SemanticOptions& options);
+
+struct SemanticJob {
+  std::vector<int64_t> encoded_text;                   // 256 ids, offset and padded
+  const std::vector<int64_t>* history = nullptr;       // the prompt's semantic tokens, or null
+  SemanticOptions options;                             // each row its own sampling and generator
+};
+
+// generate_text_semantic for many sequences: up to `max_batch` rows at a time, whose KV-cached
+// decoding steps run as one GPT::decode_step (each weight read once for all rows); a finished
+// row's place goes to the next job. Each job's tokens are exactly those it gets alone.
+std::vector<RowResult<std::vector<int64_t>>> generate_text_semantic_batch(const models::GPT& model,
+                                                                          const std::vector<SemanticJob>& jobs,
+                                                                          int64_t max_batch, BatchStats* stats = nullptr);
 
 struct CoarseOptions {
   SamplingOptions sampling;
@@ -75,8 +106,22 @@ struct History {
 Codes generate_coarse(const models::GPT& model, const std::vector<int64_t>& semantic, const History* history,
                       const CoarseOptions& options);
 
+struct CoarseJob {
+  const std::vector<int64_t>* semantic = nullptr;  // the semantic tokens to voice
+  const History* history = nullptr;                // or null
+  CoarseOptions options;
+};
+
+// generate_coarse for many sequences, batched as generate_text_semantic_batch.
+std::vector<RowResult<Codes>> generate_coarse_batch(const models::GPT& model, const std::vector<CoarseJob>& jobs,
+                                                    int64_t max_batch, BatchStats* stats = nullptr);
+
 struct FineOptions {
   std::optional<double> temp = 0.5;  // nullopt: argmax
+  // Fast variant: a clip shorter than the 1024-frame window is run as a window of its own length
+  // (history + real frames) instead of being padded to 1024 frames whose padding is computed and
+  // sampled too. Different tokens from upstream's.
+  bool fast = false;
   at::Generator generator;           // as SamplingOptions::generator
   StepProgress progress;
 };

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -72,7 +74,7 @@ std::vector<int64_t> integer_values(const io::NpyArray& a, const std::string& pa
   const char kind = kind_pos == std::string::npos ? '?' : a.descr[kind_pos];
   if (kind != 'i' && kind != 'u') {
     throw std::invalid_argument("history prompt '" + path + "': '" + key + "' must have an integer dtype, got '" +
-                             a.descr + "'");
+                                a.descr + "'");
   }
   try {
     return a.to_int64();

@@ -28,6 +28,7 @@ void validate(const SpeechOptions& o) {
     throw std::invalid_argument("crossfade must be in [0, 2] seconds, got " + std::to_string(o.crossfade_s));
   }
   if (o.max_segment_chars < 1) throw std::invalid_argument("max_segment_chars must be >= 1");
+  if (o.max_batch < 1) throw std::invalid_argument("max_batch must be >= 1, got " + std::to_string(o.max_batch));
   if (o.chain_reset_every < 0) {
     throw std::invalid_argument("chain_reset_every must be >= 0, got " + std::to_string(o.chain_reset_every));
   }
@@ -201,15 +202,43 @@ SpeechResult Pipeline::generate_speech(const std::string& text, const SpeechOpti
 
     Joiner joiner(options, options.seamless ? 1 : n);
     if (!options.seamless) {
-      for (size_t i = 0; i < n; ++i) {
-        GenerationOptions g;
-        SegmentResult seg = begin_segment(i, g);
-        GenerationResult r = generate_audio_full(seg.text, g);
+      const auto finish = [&](size_t i, SegmentResult seg, GenerationResult r) {
         seg.tokens = r.full;
         seg.sample_count = static_cast<int64_t>(r.audio.samples.size());
         if (i == 0 && !base && mode != VoiceMode::Preset) base = r.full;
         result.segments.push_back(std::move(seg));
         result.segments.back().sample_offset = joiner.add(std::move(r.audio.samples), i);
+      };
+      // Segment i can join a batch when its voice is known before the segments ahead of it finish.
+      const auto batchable = [&](size_t i) { return mode != VoiceMode::Chain && (i > 0 || voice || mode == VoiceMode::Preset); };
+      for (size_t i = 0; i < n;) {
+        size_t end = i + 1;
+        if (options.max_batch > 1 && batchable(i)) {
+          while (end < n && end - i < static_cast<size_t>(options.max_batch)) ++end;
+        }
+        if (end == i + 1) {
+          GenerationOptions g;
+          SegmentResult seg = begin_segment(i, g);
+          GenerationResult r = generate_audio_full(seg.text, g);
+          finish(i, std::move(seg), std::move(r));
+          i = end;
+          continue;
+        }
+        std::vector<SegmentResult> segs;
+        std::vector<BatchRequest> requests;
+        for (size_t k = i; k < end; ++k) {
+          GenerationOptions g;
+          segs.push_back(begin_segment(k, g));
+          requests.push_back({segs.back().text, std::move(g)});
+        }
+        BatchOptions b;
+        b.max_batch = options.max_batch;
+        auto rows = generate_audio_batch(requests, b);
+        for (size_t k = i; k < end; ++k) {
+          if (rows[k - i].error) std::rethrow_exception(rows[k - i].error);
+          finish(k, std::move(segs[k - i]), std::move(rows[k - i].result));
+        }
+        i = end;
       }
       result.final_history = result.segments.back().tokens;
       result.audio.samples = joiner.take();

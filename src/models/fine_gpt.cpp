@@ -37,6 +37,8 @@ void FineGPT::load(const TensorSource& source) { load_parameters(named_parameter
 
 void FineGPT::to(const at::Device& device) { move_parameters(named_parameters(), device); }
 
+int64_t FineGPT::convert_weights(const WeightPlan& plan) { return convert_parameters(named_parameters(), plan); }
+
 at::Tensor FineGPT::forward(int64_t pred_idx, const at::Tensor& idx) const {
   TORCH_CHECK(idx.dim() == 3, "FineGPT.forward: idx must be (B, T, codes)");
   const int64_t B = idx.size(0), T = idx.size(1);

@@ -22,6 +22,9 @@ class FineGPT {
   ParamSlots named_parameters();
   void load(const TensorSource& source);
   void to(const at::Device& device);
+  // Fast modes: converts the blocks' Linear weights as `plan` says (the tied wtes / lm_heads
+  // stay fp32). Returns the number of tensors converted.
+  int64_t convert_weights(const WeightPlan& plan);
   at::Device device() const { return wpe_.device(); }
 
   // model_fine.py FineGPT.forward: idx (B, T, n_codes_total) int; embeddings of codebooks

@@ -3,29 +3,43 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <stdexcept>
 
-#include "models/half.h"
+#include "models/matvec.h"
+#include "models/weights.h"
 
 namespace bark::models {
+namespace {
+// Up to this many rows, fp16 / int8 products read the weights directly (lowp_linear_rows);
+// beyond, widening the weight to fp32 for a GEMM is cheaper than re-reading it per row.
+constexpr int64_t kLowpMaxRows = 16;
+}  // namespace
 
 at::Tensor Linear::operator()(const at::Tensor& x) const { return linear(x, weight, bias); }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  const bool half = weight.scalar_type() == at::kHalf;  // fast mode (GPT::to_half)
-  // One row (KV-cached decoding): a matrix-vector product reads each weight once, where
-  // at::linear's 1-row GEMM packs the whole weight matrix on every call (~5x slower here).
-  if (x.numel() == x.size(-1) && x.device().is_cpu()) {
-    at::Tensor y;
-    if (half) y = half_matvec(weight, x, bias);
-    else y = bias.defined() ? at::addmv(bias, weight, x.reshape({-1})) : at::mv(weight, x.reshape({-1}));
-    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-    shape.back() = weight.size(0);
-    return y.view(shape);
+  const int64_t rows = x.numel() / std::max<int64_t>(1, x.size(-1));
+  if (weight.scalar_type() != at::kFloat) {  // fast modes: fp16 or int8 (models/weights.h)
+    // Few rows (KV-cached decoding): the fp16 / int8 weights are read once, widened in registers.
+    // More rows (prefills, the fine model): widened to fp32 once for the usual GEMM, whose cost
+    // then dominates.
+    if (rows <= kLowpMaxRows && x.device().is_cpu()) return lowp_linear_rows(weight, x, bias);
+    return at::linear(x, weight_to_float(weight), bias);
   }
-  if (half) return at::linear(x, weight.device().is_cpu() ? half_to_float(weight) : weight.to(at::kFloat), bias);
+  // One row (KV-cached decoding, lm_head of the last position): a matrix-vector product reads
+  // each weight once, where at::linear's 1-row GEMM packs the whole weight matrix on every call
+  // (~5x slower here).
+  if (rows == 1 && x.device().is_cpu()) return linear_rows(x, weight, bias);
   return at::linear(x, weight, bias);
+}
+
+at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (weight.scalar_type() == at::kFloat) return matvec_rows(x, weight, bias);
+  return lowp_linear_rows(weight, x, bias);  // the same per-row arithmetic for any number of rows
 }
 
 at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
@@ -195,15 +209,9 @@ at::Tensor GPT::attention(const TransformerBlock& block, const at::Tensor& x, in
   return block.attn_proj(y);
 }
 
-void GPT::to_half() {
-  for (auto& b : h_) {
-    for (Linear* l : {&b.c_attn, &b.attn_proj, &b.c_fc, &b.mlp_proj}) l->weight = l->weight.to(at::kHalf).contiguous();
-  }
-  lm_head_ = lm_head_.to(at::kHalf).contiguous();
-  wte_ = wte_.to(at::kHalf).contiguous();
-}
+int64_t GPT::convert_weights(const WeightPlan& plan) { return convert_parameters(named_parameters(), plan); }
 
-bool GPT::is_half() const { return lm_head_.scalar_type() == at::kHalf; }
+WeightFormat GPT::weight_format() const { return models::weight_format(lm_head_); }
 
 at::Tensor GPT::embed(const at::Tensor& table, const at::Tensor& idx) {
   at::Tensor e = at::embedding(table, idx);
@@ -214,6 +222,11 @@ at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cach
                         int64_t logit_begin, int64_t logit_end) const {
   TORCH_CHECK(idx.dim() == 2, "GPT.forward: idx must be (B, T)");
   const int64_t past = cache != nullptr ? cache->length : 0;
+  if (past > 0 && hidden == nullptr && idx.size(0) == 1 && idx.size(1) == 1 && idx.device().is_cpu()) {
+    // the CPU decoding step: the same arithmetic as a row of a batched step
+    if (logit_end <= 0) logit_end = config_.output_vocab_size;
+    return decode_step({idx.item<int64_t>()}, {cache}, {{logit_begin, logit_end}})[0].view({1, 1, -1});
+  }
   at::Tensor tok_emb;
   int64_t t = idx.size(1);
   if (past > 0) {
@@ -247,7 +260,103 @@ at::Tensor GPT::forward(const at::Tensor& idx, bool merge_context, KVCache* cach
   if (logit_end <= 0) logit_end = config_.output_vocab_size;
   TORCH_CHECK(0 <= logit_begin && logit_begin < logit_end && logit_end <= config_.output_vocab_size,
               "logit range out of bounds");
+  if (models::weight_format(lm_head_) == WeightFormat::Int8) {  // never a slice of a quantized tensor (weights.cpp)
+    if (last.numel() / last.size(-1) <= kLowpMaxRows && last.is_cpu()) {
+      return lowp_linear_rows(lm_head_, last, at::Tensor(), logit_begin, logit_end);
+    }
+    return at::linear(last, weight_to_float(lm_head_).slice(0, logit_begin, logit_end));
+  }
   return linear(last, lm_head_.slice(0, logit_begin, logit_end), at::Tensor());
+}
+
+std::vector<at::Tensor> GPT::decode_step(const std::vector<int64_t>& tokens, const std::vector<KVCache*>& caches,
+                                         const std::vector<std::pair<int64_t, int64_t>>& ranges) const {
+  const auto B = static_cast<int64_t>(tokens.size());
+  TORCH_CHECK(B > 0 && caches.size() == tokens.size() && ranges.size() == tokens.size(),
+              "decode_step: one token, cache and logit range per row");
+  const int64_t C = config_.n_embd, nh = config_.n_head, hs = C / nh;
+  const at::TensorOptions long_opts = at::TensorOptions().dtype(at::kLong);
+  if (!wpe_.device().is_cpu()) {
+    // GPUs: each row through forward's batched-tensor path (upstream's arithmetic), one by one
+    std::vector<at::Tensor> out;
+    for (int64_t r = 0; r < B; ++r) {
+      const at::Tensor idx = at::full({1, 1}, tokens[static_cast<size_t>(r)], long_opts.device(wpe_.device()));
+      out.push_back(forward(idx, false, caches[static_cast<size_t>(r)], nullptr, ranges[static_cast<size_t>(r)].first,
+                            ranges[static_cast<size_t>(r)].second)[0][0]);
+    }
+    return out;
+  }
+  std::vector<int64_t> positions;
+  for (KVCache* c : caches) {
+    TORCH_CHECK(c != nullptr && c->length > 0, "decode_step: every row needs a filled cache (prefill first)");
+    TORCH_CHECK(c->length + 1 <= c->capacity, "KV cache overflow: ", c->length + 1, " > ", c->capacity);
+    TORCH_CHECK(c->length + 1 <= config_.block_size, "position ", c->length, " is beyond the block size ",
+                config_.block_size);
+    positions.push_back(c->length);
+  }
+  // (B, C) activations, one row per sequence
+  at::Tensor x = embed(wte_, at::tensor(tokens, long_opts)) + at::embedding(wpe_, at::tensor(positions, long_opts));
+  // Row-wise element-wise kernels are applied row by row: ATen's vectorised loops finish a
+  // range's tail with scalar code, so one call over B rows could round differently than B calls.
+  const auto per_row = [B](const at::Tensor& in, const std::function<at::Tensor(const at::Tensor&)>& f) {
+    if (B == 1) return f(in);
+    std::vector<at::Tensor> rows;
+    for (int64_t r = 0; r < B; ++r) rows.push_back(f(in[r]));
+    return at::stack(rows);
+  };
+  const auto norm = [&](const LayerNorm& ln, const at::Tensor& in) {
+    return per_row(in, [&](const at::Tensor& row) { return ln(row); });
+  };
+  at::Tensor y = at::empty({B, C}, x.options());
+  const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hs)));  // as mul_(double) on fp32
+  for (size_t i = 0; i < h_.size(); ++i) {
+    const auto& b = h_[i];
+    const at::Tensor qkv = linear_rows(norm(b.ln_1, x), b.c_attn.weight, b.c_attn.bias).contiguous();  // (B, 3C)
+    for (int64_t r = 0; r < B; ++r) {
+      KVCache& c = *caches[static_cast<size_t>(r)];
+      const int64_t past = c.length, S = past + 1, cap = c.capacity;
+      TORCH_CHECK(c.k[i].is_contiguous() && c.v[i].is_contiguous() && c.k[i].scalar_type() == at::kFloat,
+                  "decode_step: KV caches must be contiguous fp32");
+      float* kc = c.k[i].data_ptr<float>();
+      float* vc = c.v[i].data_ptr<float>();
+      const float* row = qkv.data_ptr<float>() + r * 3 * C;
+      for (int64_t h = 0; h < nh; ++h) {  // append this position's keys and values
+        std::memcpy(kc + (h * cap + past) * hs, row + C + h * hs, static_cast<size_t>(hs) * sizeof(float));
+        std::memcpy(vc + (h * cap + past) * hs, row + 2 * C + h * hs, static_cast<size_t>(hs) * sizeof(float));
+      }
+      // softmax(q k^T / sqrt(hs)) v per head: scores and values in matvec.cpp, ATen's softmax
+      // between them (row-wise, each head's row as a 1-D softmax computes it)
+      at::Tensor scores = at::empty({nh, S}, x.options());
+      attention_scores(row, kc, nh, S, hs, cap * hs, scale, scores.data_ptr<float>());
+      const at::Tensor probs = at::_softmax(scores, -1, /*half_to_float=*/false).contiguous();
+      attention_values(probs.data_ptr<float>(), vc, nh, S, hs, cap * hs, y.data_ptr<float>() + r * C);
+    }
+    x = x + linear_rows(y, b.attn_proj.weight, b.attn_proj.bias);
+    const at::Tensor f = linear_rows(norm(b.ln_2, x), b.c_fc.weight, b.c_fc.bias);
+    x = x + linear_rows(per_row(f, [](const at::Tensor& row) { return at::gelu(row); }), b.mlp_proj.weight,
+                        b.mlp_proj.bias);
+  }
+  for (KVCache* c : caches) c->length += 1;
+  x = norm(ln_f_, x);
+  // lm_head once per distinct range (usually one: every row samples the same slice)
+  std::vector<at::Tensor> logits(static_cast<size_t>(B));
+  for (int64_t r = 0; r < B; ++r) {
+    if (logits[static_cast<size_t>(r)].defined()) continue;
+    auto [begin, end] = ranges[static_cast<size_t>(r)];
+    if (end <= 0) end = config_.output_vocab_size;
+    TORCH_CHECK(0 <= begin && begin < end && end <= config_.output_vocab_size, "logit range out of bounds");
+    std::vector<int64_t> group;
+    for (int64_t s = r; s < B; ++s) {
+      if (ranges[static_cast<size_t>(s)] == ranges[static_cast<size_t>(r)]) group.push_back(s);
+    }
+    const at::Tensor rows = group.size() == static_cast<size_t>(B) ? x : x.index_select(0, at::tensor(group, long_opts));
+    // never a slice of a quantized tensor (weights.cpp): int8 takes the row range itself
+    const at::Tensor out = models::weight_format(lm_head_) == WeightFormat::Int8
+                               ? lowp_linear_rows(lm_head_, rows, at::Tensor(), begin, end)
+                               : linear_rows(rows, lm_head_.slice(0, begin, end), at::Tensor());
+    for (size_t g = 0; g < group.size(); ++g) logits[static_cast<size_t>(group[g])] = out[static_cast<int64_t>(g)];
+  }
+  return logits;
 }
 
 }  // namespace bark::models

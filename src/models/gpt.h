@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/parameters.h"
+#include "models/weights.h"
 
 namespace bark::models {
 
@@ -30,9 +32,13 @@ struct KVCache {
   bool empty() const { return length == 0; }
 };
 
-// y = x W^T + b like at::linear; single rows go through a matrix-vector product. A half
-// weight (fast mode) is widened to fp32 for GEMMs and read as fp16 by matrix-vector products.
+// y = x W^T + b like at::linear; single rows go through a matrix-vector product. An fp16 or
+// int8 weight (fast modes, models/weights.h) is read directly for up to 16 rows and widened to
+// fp32 for larger GEMMs.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// The rows of a decode step, x (rows, in): each row is computed exactly as `linear` computes a
+// single row (src/models/matvec.h), so a row's values do not depend on the other rows.
+at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 // One Linear + its optional bias.
 struct Linear {
@@ -88,11 +94,21 @@ class GPT {
 
   KVCache make_cache(int64_t batch, int64_t capacity) const;
 
-  // Fast mode: stores the token embedding, every block's Linear weights and lm_head in fp16
-  // (about half the memory). KV-cached decoding then runs fp16 matrix-vector products (half the
-  // memory traffic); prefills widen each weight to fp32 for the GEMM. Outputs drift from upstream.
-  void to_half();
-  bool is_half() const;
+  // One KV-cached decoding step for several independent sequences (CPU): row r appends token
+  // tokens[r] to its own cache caches[r] (batch 1, any length, not empty) and gets the logits
+  // of lm_head rows [ranges[r].first, ranges[r].second) of its new position. Each weight matrix
+  // is streamed once for all rows. Row r's logits are bit-for-bit those forward() gives it
+  // alone (forward's CPU decoding step is this function with one row).
+  std::vector<at::Tensor> decode_step(const std::vector<int64_t>& tokens, const std::vector<KVCache*>& caches,
+                                      const std::vector<std::pair<int64_t, int64_t>>& ranges) const;
+
+  // Fast modes: converts the Linear weights, lm_head and token embedding as `plan` says
+  // (convert_parameters over named_parameters()). KV-cached decoding then reads the fp16 / int8
+  // weights directly; prefills widen each weight to fp32 for the GEMM. Outputs drift from
+  // upstream. Returns the number of tensors converted.
+  int64_t convert_weights(const WeightPlan& plan);
+  // The format of the Linear weights (that of lm_head).
+  WeightFormat weight_format() const;
 
  private:
   static at::Tensor embed(const at::Tensor& table, const at::Tensor& idx);  // fp32 rows of a table

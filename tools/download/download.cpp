@@ -438,10 +438,22 @@ uint64_t fetch(Curl& curl, const ManifestFile& file, const fs::path& dest, const
   return size >= resumed_from ? size - resumed_from : size;
 }
 
+// A Hugging Face config.json: a JSON object.
+void check_json_object(const std::string& path) {
+  const std::string text = read_text_file(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    throw std::runtime_error("not a JSON file");
+  }
+  if (!j.is_object()) throw std::runtime_error("not a JSON object");
+}
+
 }  // namespace
 
 const std::vector<std::string>& download_groups() {
-  static const std::vector<std::string> groups{"models", "codec", "vocab", "prompts"};
+  static const std::vector<std::string> groups{"models", "codec", "vocab", "prompts", "clone"};
   return groups;
 }
 
@@ -497,6 +509,7 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     f.sha256 = str("sha256", false);
     f.size = integer("size");
     f.max_size = integer("max_size");
+    f.approx_size = integer("approx_size");
     f.lines = integer("lines");
     const std::string base = str("base", true), url_path = str("url_path", true);
     const auto base_url = bases->find(base);
@@ -507,7 +520,7 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     if (std::find(download_groups().begin(), download_groups().end(), f.group) == download_groups().end()) {
       throw std::runtime_error(where + ": unknown group \"" + f.group + "\"");
     }
-    if (f.kind != "torch" && f.kind != "npz" && f.kind != "vocab") {
+    if (f.kind != "torch" && f.kind != "npz" && f.kind != "vocab" && f.kind != "json") {
       throw std::runtime_error(where + ": unknown kind \"" + f.kind + "\"");
     }
     if (f.group == "models" && f.variant != "large" && f.variant != "small") {
@@ -544,12 +557,13 @@ void verify_download(const ManifestFile& file, const std::string& path, bool ver
   if (file.kind == "torch") check_zip_members(path, {"data.pkl"}, "torch checkpoint");
   else if (file.kind == "npz") check_zip_members(path, {"semantic_prompt.npy", "coarse_prompt.npy", "fine_prompt.npy"}, "Bark voice prompt .npz");
   else if (file.kind == "vocab") check_vocab(path, file.lines);
+  else if (file.kind == "json") check_json_object(path);
 }
 
 void run_download(const DownloadOptions& options) {
   for (const auto& group : options.only) {
     if (std::find(download_groups().begin(), download_groups().end(), group) == download_groups().end()) {
-      throw std::invalid_argument("unknown download group '" + group + "' (expected models, codec, vocab or prompts)");
+      throw std::invalid_argument("unknown download group '" + group + "' (expected models, codec, vocab, prompts or clone)");
     }
   }
   if (options.retries < 0) throw std::invalid_argument("--retries must be >= 0");
@@ -563,6 +577,7 @@ void run_download(const DownloadOptions& options) {
   for (const auto& f : manifest) {
     if (!options.only.empty() && std::find(options.only.begin(), options.only.end(), f.group) == options.only.end()) continue;
     if (f.group == "models" && f.variant != variant) continue;
+    if (options.only.empty() && f.group == "clone") continue;  // voice cloning: only on request
     selected.push_back(&f);
   }
   if (selected.empty()) throw std::runtime_error(origin + " lists no file to download for these options");
@@ -574,24 +589,45 @@ void run_download(const DownloadOptions& options) {
   std::unique_ptr<ProgressBar> prompts_bar;
   const size_t total_prompts = static_cast<size_t>(
       std::count_if(selected.begin(), selected.end(), [](const ManifestFile* f) { return f->group == "prompts"; }));
+  uint64_t list_missing = 0, list_present = 0;
+  bool list_approx = false;
+  if (options.list) std::printf("# file\tsize\turl\tstatus (model directory: %s)\n", dir.c_str());
   for (const ManifestFile* f : selected) {
     const fs::path dest = dir / f->path;
-    std::string present;
+    std::string present, wrong_size;
     std::error_code ec;
     if (fs::is_regular_file(dest, ec)) {
       const uint64_t size = fs::file_size(dest, ec);
       if (f->size < 0 || (!ec && size == static_cast<uint64_t>(f->size))) {
         present = dest.string();
-      } else if (!options.silent && !options.list) {
-        std::fprintf(stderr, "%s: size %s differs from the manifest's %s; downloading it again\n", dest.c_str(),
-                     std::to_string(size).c_str(), std::to_string(f->size).c_str());
+      } else {
+        wrong_size = dest.string() + " has " + std::to_string(size) + " bytes, expected " + std::to_string(f->size);
+        if (!options.silent && !options.list) {
+          std::fprintf(stderr, "%s: size %s differs from the manifest's %s; downloading it again\n", dest.c_str(),
+                       std::to_string(size).c_str(), std::to_string(f->size).c_str());
+        }
       }
     } else if (ModelFile mf; model_file_of(f->path, options.small, &mf)) {
       present = find_model_file(mf, options.model_dir, options.small);
     }
     if (options.list) {
-      std::printf("%s\t%s\t%s\t%s\n", f->path.c_str(), f->size >= 0 ? std::to_string(f->size).c_str() : "-",
-                  f->url.c_str(), present.empty() ? "missing" : ("present at " + present).c_str());
+      // Exact sizes where the manifest has them; the checkpoints have an md5 instead, and their
+      // approximate size (huggingface.co's listing) is shown as "~5.4 GB".
+      std::string size = "-";
+      uint64_t bytes = 0;
+      if (f->size >= 0) {
+        bytes = static_cast<uint64_t>(f->size);
+        size = std::to_string(f->size);
+      } else if (f->approx_size >= 0) {
+        bytes = static_cast<uint64_t>(f->approx_size);
+        size = "~" + format_bytes(bytes);
+        list_approx = true;
+      }
+      (present.empty() ? list_missing : list_present) += bytes;
+      const std::string status = !present.empty() ? "present at " + present
+                                 : !wrong_size.empty() ? "wrong size: " + wrong_size + " (downloaded again)"
+                                                       : "missing";
+      std::printf("%s\t%s\t%s\t%s\n", f->path.c_str(), size.c_str(), f->url.c_str(), status.c_str());
       continue;
     }
     if (f->group == "prompts") {
@@ -615,6 +651,10 @@ void run_download(const DownloadOptions& options) {
                        ? (f->sha256.empty() ? ", md5 verified" : ", sha256 verified")
                        : "");
     }
+  }
+  if (options.list) {
+    std::printf("# total: %zu files, %s%s to download, %s present\n", selected.size(), list_approx ? "~" : "",
+                format_bytes(list_missing).c_str(), format_bytes(list_present).c_str());
   }
   if (prompts_bar) prompts_bar->finish();
   if (!options.list && !options.silent) {

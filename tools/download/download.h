@@ -20,7 +20,7 @@ namespace bark::tools {
 
 struct ManifestFile {
   std::string path;     // relative to the model directory: "text_2.pt", "prompts/v2/en_speaker_6.npz"
-  std::string group;    // "models", "codec", "vocab" or "prompts" (`--only`)
+  std::string group;    // "models", "codec", "vocab", "prompts" or "clone" (`--only`; clone only when named)
   std::string variant;  // models only: "large" or "small"
   std::string kind;     // "torch", "npz" or "vocab": what the file must open as
   std::string url;      // absolute, after the mirror (if any) replaced the base
@@ -28,7 +28,8 @@ struct ManifestFile {
   int64_t lines = -1;   // vocab: number of lines; -1 = unchecked
   std::string md5;      // hex, may be empty
   std::string sha256;   // hex, may be empty
-  int64_t max_size = -1;  // upper bound when the exact size is not listed (a manifest entry has one of the two)
+  int64_t max_size = -1;     // upper bound when the exact size is not listed (a manifest entry has one of the two)
+  int64_t approx_size = -1;  // bytes, shown by `--list` where `size` is unknown; never checked
 };
 
 // Groups of `--only`, in download order.
@@ -58,7 +59,8 @@ struct DownloadOptions {
   std::string mirror;
   // Manifest file to use instead of the embedded one.
   std::string manifest_path;
-  // Print what would be fetched (path, size, URL, or where it is already present) on stdout.
+  // Print what would be fetched on stdout: a header line, then per file its path, size, URL and
+  // status (missing, present at PATH, wrong size), then a total line. Header and total start with '#'.
   bool list = false;
   // Check md5/sha256 where the manifest has them.
   bool verify_checksums = true;

@@ -501,6 +501,12 @@ int serve(Options o) {
   // Workers x threads per generation = the logical CPUs, unless told otherwise: by default one
   // thread per generation and one generation per CPU (throughput), docs/SERVER.md.
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (o.pipeline.max_batch > 1) {
+    // Batching: up to max_batch requests generate at once and their semantic and coarse stages
+    // decode together (one thread leads each batch with every core), docs/SERVER.md.
+    if (o.pipeline.num_threads == 0) o.pipeline.num_threads = cores;
+    if (o.workers <= 0) o.workers = o.pipeline.max_batch;
+  }
   if (o.pipeline.num_threads == 0) o.pipeline.num_threads = o.workers > 0 ? std::max(1, cores / o.workers) : 1;
   if (o.workers <= 0) o.workers = std::max(1, cores / o.pipeline.num_threads);
   auto voices = default_voice_map();
@@ -575,8 +581,8 @@ int serve(Options o) {
     throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not allowed)");
   }
   std::thread http([&] { svr.listen_after_bind(); });
-  std::fprintf(stderr, "bark-server: listening on http://%s:%d (%d workers, queue %d); loading models...\n",
-               o.host.c_str(), o.port, o.workers, o.queue);
+  std::fprintf(stderr, "bark-server: listening on http://%s:%d (%d workers, queue %d, batch %d); loading models...\n",
+               o.host.c_str(), o.port, o.workers, o.queue, o.pipeline.max_batch);
   std::atomic<bool> load_failed{false};
   std::thread loader([&] {
     try {
@@ -629,12 +635,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda", "mps"}, CLI::ignore_case));
   app.add_option("--threads", o.pipeline.num_threads, "Intra-op threads per generation (default: logical CPUs / --workers, or 1)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
-  app.add_option("--precision", o.precision, "fp32 (exact) or fp16 (fast mode)")->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "fp16"}, CLI::ignore_case));
+  app.add_option("--precision", o.precision, "fp32 (exact), fp16 or int8 (fast modes)")->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}, CLI::ignore_case));
   app.add_option("--host", o.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", o.port, "Port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
   app.add_option("--workers", o.workers, "Concurrent generations (default: logical CPUs / --threads)")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--max-batch", o.pipeline.max_batch,
+                 "Requests whose semantic and coarse stages decode together (1 = off; then --workers defaults "
+                 "to it and --threads to the logical CPUs)")
+      ->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--batch-window-ms", o.pipeline.batch_window_ms,
+                 "How long a request waits for others to join its batch")
+      ->capture_default_str()->check(CLI::Range(0.0, 10000.0));
   app.add_option("--queue", o.queue, "Requests that may wait for a worker; beyond that: 503")->capture_default_str()
       ->check(CLI::Range(0, 100000));
   app.add_option("--api-key-file", o.api_key_file, "Require 'Authorization: Bearer <key>' with the key in this file");
@@ -646,6 +659,8 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout", o.drain_timeout_s, "On SIGTERM: seconds to let requests in flight finish")
       ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
   app.add_flag("--quiet", o.quiet, "No access log (one line per request on stderr)");
+  int verbose = 0;
+  app.add_flag("-v,--verbose", verbose, "Library log lines on stderr: -v debug (model loads, batches), -vv trace");
   app.add_option("--voice-map", o.voice_map_file, "JSON {name: preset} added to / replacing the OpenAI voice aliases");
   try {
     app.parse(argc, argv);
@@ -654,7 +669,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s (see bark-server --help)\n", e.what());
     return 2;
   }
-  bark::set_log_level(bark::LogLevel::Warn);
+  bark::set_log_level(verbose > 1 ? bark::LogLevel::Trace : verbose == 1 ? bark::LogLevel::Debug : bark::LogLevel::Warn);
   try {
     return bark::server::serve(o);
   } catch (const std::exception& e) {
