@@ -57,12 +57,13 @@ TEST_CASE("bark-cli: empty and clashing output paths are refused before any mode
                           "--save-prompt", ""},
                          env),
                  2, "--save-prompt: empty path");
-  // the same file, by name and through a symlink: the prompt would replace the audio
+  // the same file: by name the .wav / .npz rules already refuse it; through a symlink the prompt
+  // would replace the audio
   const auto same = (root / "x.npz").string();
   one_error_line(run_cli({"Hi.", "--small", "--model-dir", dir.string(), "-o", same, "--save-prompt", same}, env), 2,
-                 "same file");
-  fs::create_symlink(root / "x.npz", root / "link.npz");
-  one_error_line(run_cli({"Hi.", "--small", "--model-dir", dir.string(), "-o", (root / "link.npz").string(),
+                 "WAV files only");
+  fs::create_symlink(root / "x.npz", root / "link.wav");
+  one_error_line(run_cli({"Hi.", "--small", "--model-dir", dir.string(), "-o", (root / "link.wav").string(),
                           "--save-prompt", same},
                          env),
                  2, "same file");

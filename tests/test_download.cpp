@@ -169,10 +169,10 @@ TEST_CASE("download --only clone fetches the voice-cloning files, a plain downlo
                    tmp / "config.json", "clone", "", "json", "size"});
   // stand-ins of the right format (torch zips): the fixture checkpoints
   files.push_back({"hubert-base-ls960/pytorch_model.bin", "/facebook/hubert-base-ls960/resolve/main/pytorch_model.bin",
-                   fixture_models() / "codec.pt", "clone", "", "torch", "raw:\"note\": \"no digest\""});
+                   fixture_models() / "codec.pt", "clone", "", "torch", "raw:\"note\": \"no digest\", \"max_size\": 1073741824"});
   files.push_back({"quantifier_hubert_base_ls960_14.pth",
                    "/GitMylo/bark-voice-cloning/resolve/main/quantifier_hubert_base_ls960_14.pth",
-                   fixture_models() / "fine.pt", "clone", "", "torch", "raw:\"note\": \"no digest\""});
+                   fixture_models() / "fine.pt", "clone", "", "torch", "raw:\"note\": \"no digest\", \"max_size\": 1073741824"});
   auto m = make_mirror("dl_clone", files);
   TestServer server(m.www);
   auto plain = run_cli(download_args(m, server, {"--small"}), bark_test::clean_env(m.home));
