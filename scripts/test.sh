@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (README; .ci/run calls exactly this):
 #   setup (scripts/setup.sh) -> configure (Release, ccache) -> build -> fuzz (libFuzzer targets,
-#   built with clang in $BARK_BUILD_DIR/fuzz, bounded time) -> test (ctest, every label, including
-#   the install + find_package(bark) consumer check).
+#   built with clang in $BARK_BUILD_DIR/fuzz, bounded time) -> sanitize (the torch-free unit tests,
+#   bark_base_tests, built with ASan + UBSan in $BARK_BUILD_DIR/sanitize and run with leak
+#   detection) -> test (ctest, every label, including the install + find_package(bark) consumer
+#   check).
 # Exits non-zero on the first failure and prints the time of each phase.
 #
 # Environment:
@@ -10,6 +12,7 @@
 #   BARK_VENV=DIR          reference venv (default ~/.cache/bark-cpp/venv), see scripts/setup.sh
 #   BARK_SKIP_SETUP=1      do not run scripts/setup.sh
 #   BARK_FUZZ=0            skip the fuzz phase (it is also skipped when there is no clang++)
+#   BARK_SANITIZE=0        skip the sanitize phase
 #   BARK_CTEST_ARGS="..."  extra ctest arguments, e.g. "-L unit" or "-E parity"
 #   BARK_JOBS=N            build and ctest parallelism (default: nproc)
 #   CCACHE_DIR, CCACHE_MAXSIZE   ccache location and size (default ~/.cache/ccache, 5G)
@@ -143,6 +146,29 @@ else
     cmake --build "$fuzz_dir" --parallel "$JOBS" --target "${fuzz_targets[@]}"
     run_ctest "${BUILD_DIR}/ctest-fuzz.log" --test-dir "$fuzz_dir" -L fuzz
   fi
+fi
+end
+
+begin sanitize
+if [[ ${BARK_SANITIZE:-1} == 0 ]]; then
+  echo "skipped (BARK_SANITIZE=0)"
+else
+  # Only the torch-free tests: libtorch itself is not built with sanitizers. Leaks (e.g. a cyclic
+  # pickle graph) fail the run as any ASan or UBSan report does.
+  san_dir=${BUILD_DIR}/sanitize
+  cmake -S "$ROOT" -B "$san_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBARK_SANITIZE=address,undefined \
+    -DBARK_BUILD_TESTS=ON -DBARK_BUILD_TOOLS=OFF -DBARK_USE_CCACHE=ON \
+    -DBARK_REFERENCE_PYTHON="${BARK_VENV}/bin/python" >"${BUILD_DIR}/sanitize-configure.log" ||
+    { cat "${BUILD_DIR}/sanitize-configure.log"; exit 1; }
+  cmake --build "$san_dir" --parallel "$JOBS" --target bark_base_tests
+  if ! ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1 \
+       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+       "$san_dir/tests/bark_base_tests" "[unit]" >"${BUILD_DIR}/sanitize.log" 2>&1; then
+    tail -n 60 "${BUILD_DIR}/sanitize.log"
+    echo "sanitize: bark_base_tests failed under ASan/UBSan (whole log: ${BUILD_DIR}/sanitize.log)"
+    exit 1
+  fi
+  tail -n 3 "${BUILD_DIR}/sanitize.log"
 fi
 end
 

@@ -1,12 +1,15 @@
 #include "model_files.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
@@ -60,6 +63,31 @@ std::string join(const std::string& dir, const std::string& name) { return (fs::
 bool is_file(const std::string& path) {
   std::error_code ec;
   return !path.empty() && fs::is_regular_file(path, ec);
+}
+
+// "" when `path` is a readable regular file or does not exist at all; otherwise what is wrong
+// with what is there ("a directory", "a symbolic link loop", ...), for messages that must not
+// call an existing file "missing".
+constexpr const char* DANGLING_LINK = "a symbolic link to a missing file";
+
+std::string unusable(const std::string& path) {
+  if (path.empty()) return "";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      struct stat lst {};
+      return ::lstat(path.c_str(), &lst) == 0 ? DANGLING_LINK : "";
+    }
+    if (err == ELOOP) return "a symbolic link loop";
+    return std::string("not accessible (") + std::strerror(err) + ")";
+  }
+  if (S_ISDIR(st.st_mode)) return "a directory";
+  if (S_ISFIFO(st.st_mode)) return "a FIFO (named pipe), not a file";
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return "a device, not a file";
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (::access(path.c_str(), R_OK) != 0) return std::string("not readable (") + std::strerror(errno) + ")";
+  return "";
 }
 
 bool is_dir(const std::string& path) {
@@ -233,23 +261,48 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
       {ModelFile::Vocab, need.vocab, &files.vocab, "vocab"},
   };
 
+  if (!model_dir_option.empty()) {
+    if (const std::string why = unusable(model_dir_option); !why.empty() && why != "a directory") {
+      throw std::runtime_error("model directory '" + model_dir_option + "' is " + why);
+    }
+    struct stat st {};
+    if (::stat(model_dir_option.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      throw std::runtime_error("model directory '" + model_dir_option + "' is a file, not a directory");
+    }
+    if (is_dir(model_dir_option) && ::access(model_dir_option.c_str(), R_OK | X_OK) != 0) {
+      throw std::runtime_error("model directory '" + model_dir_option + "' is not readable (" + std::strerror(errno) + ")");
+    }
+  }
   std::string missing;
   int n_missing = 0;
+  int n_unusable = 0;  // missing slots whose candidates exist but cannot be used (not a dangling link)
   std::vector<std::string> missing_groups, missing_names;
   for (const Slot& slot : slots) {
     const auto candidates = model_file_candidates(slot.file, model_dir_option, use_small);
+    std::string problems;  // candidates that exist but cannot be used
+    bool unusable_here = false;  // one of them is more than a dangling link (downloading would not help)
     for (const auto& c : candidates) {
-      if (is_file(c.path)) {
+      const std::string why = unusable(c.path);
+      if (why.empty() && is_file(c.path)) {
         *slot.path = c.path;
         break;
+      }
+      if (!why.empty()) {
+        problems += (problems.empty() ? "" : ", ") + c.path + " is " + why;
+        if (why != DANGLING_LINK) unusable_here = true;
       }
     }
     if (!slot.needed || !slot.path->empty()) continue;
     if (n_missing++ > 0) missing += "; ";
-    missing += model_file_name(slot.file, use_small) + " (" + model_file_description(slot.file, use_small) +
-               ") looked for at ";
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      missing += (i ? ", " : "") + candidates[i].path + " (" + candidates[i].origin + ")";
+    missing += model_file_name(slot.file, use_small) + " (" + model_file_description(slot.file, use_small) + ") ";
+    if (unusable_here) ++n_unusable;
+    if (!problems.empty()) {
+      missing += "cannot be used: " + problems;
+    } else {
+      missing += "looked for at ";
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        missing += (i ? ", " : "") + candidates[i].path + " (" + candidates[i].origin + ")";
+      }
     }
     missing_names.push_back(model_file_name(slot.file, use_small));
     if (std::find(missing_groups.begin(), missing_groups.end(), slot.group) == missing_groups.end()) {
@@ -271,6 +324,12 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
     bool small_present = !use_small;
     for (ModelFile f : {ModelFile::Text, ModelFile::Coarse, ModelFile::Fine}) {
       if (!use_small) small_present = small_present && !find_model_file(f, model_dir_option, /*use_small=*/true).empty();
+    }
+    if (n_unusable == n_missing) {
+      // Every missing file exists but cannot be used (a directory, a FIFO, unreadable...): not
+      // "missing", and a download would not replace it.
+      throw std::runtime_error(std::string(n_missing > 1 ? "unusable model files: " : "unusable model file: ") +
+                               missing);
     }
     const bool models_missing = std::find(missing_groups.begin(), missing_groups.end(), "models") != missing_groups.end();
     throw ModelFilesMissing(std::string(n_missing > 1 ? "missing model files: " : "missing model file: ") + missing,
@@ -312,9 +371,12 @@ std::string resolve_voice(const std::string& voice, const std::string& prompts_d
   if (voice.empty()) return "";
   const std::string ext = ".npz";
   if (voice.size() >= ext.size() && voice.compare(voice.size() - ext.size(), ext.size(), ext) == 0) {
-    if (is_file(voice)) return voice;
-    std::error_code ec;
-    if (fs::is_directory(voice, ec)) throw std::runtime_error("voice file '" + voice + "' is a directory");
+    // A file that cannot be opened is the environment's fault (runtime_error); its content is checked
+    // by load_history_prompt (invalid_argument).
+    if (is_file(voice) && unusable(voice).empty()) return voice;
+    if (const std::string why = unusable(voice); !why.empty()) {
+      throw std::runtime_error("voice file '" + voice + "' is " + why);
+    }
     throw std::runtime_error("voice file '" + voice + "' not found (a voice ending in .npz is read as a path)");
   }
   if (!is_allowed_prompt(voice)) {
@@ -324,7 +386,10 @@ std::string resolve_voice(const std::string& voice, const std::string& prompts_d
         "tr zh), or the path of a .npz history prompt");
   }
   const std::string path = join(prompts_dir, voice + ext);
-  if (is_file(path)) return path;
+  if (is_file(path) && unusable(path).empty()) return path;
+  if (const std::string why = unusable(path); !why.empty() && why != DANGLING_LINK) {
+    throw std::runtime_error("voice preset '" + voice + "': " + path + " is " + why);
+  }
   const std::string model_dir = fs::path(prompts_dir).parent_path().string();
   throw ModelFilesMissing("voice preset '" + voice + "' not found: no file " + path + " (model directory " +
                               model_dir + ")",

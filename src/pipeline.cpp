@@ -289,6 +289,9 @@ class PipelineImpl {
     store_.files(/*need_models=*/true);  // report every missing file at once, before any loading
     double dropped = 0;
     auto encoded = text::encode_for_bark(store_.tokenizer(), normalized, &dropped);
+    if (encoded.front() == text::TEXT_PAD_TOKEN) {  // BERT's clean-up dropped every character
+      throw std::invalid_argument("text is empty (nothing to say: only control or unassigned characters)");
+    }
     if (dropped_percent != nullptr) *dropped_percent = dropped;
     return encoded;
   }

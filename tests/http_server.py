@@ -33,6 +33,8 @@ def main():
     parser.add_argument("--cut-times", type=int, default=1)
     parser.add_argument("--no-range", action="store_true")
     parser.add_argument("--status", action="append", default=[])
+    # a hostile mirror: these paths stream zeros without a Content-Length until the client hangs up
+    parser.add_argument("--endless", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
 
@@ -69,6 +71,21 @@ def main():
             if self.url_path in statuses:
                 code = statuses[self.url_path]
                 return self.send_body(code, b"error %d\n" % code)
+            if self.url_path in args.endless:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                sent, chunk = 0, bytes(1 << 16)
+                try:
+                    while sent < (4 << 30):
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+                except OSError:
+                    pass
+                self.record("endless %d" % sent)
+                return
             parts = [p for p in self.url_path.split("/") if p]
             local = os.path.join(root, *parts)
             if ".." in parts or not os.path.isfile(local):

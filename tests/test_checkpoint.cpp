@@ -13,11 +13,17 @@
 #include "models/encodec.h"
 #include "models/fine_gpt.h"
 #include "models/gpt.h"
+#include "file_helpers.h"
 #include "test_common.h"
 
 using Catch::Matchers::Contains;
 
 namespace {
+// The reference Python, run in `dir` (its relative file names land there).
+int run_python_in(const std::string& code, const std::filesystem::path& dir) {
+  return bark_test::run_python("import os\nos.chdir(r'" + dir.string() + "')\n" + code, dir);
+}
+
 std::string model_path(const std::string& name) { return (bark_test::fixtures_dir() / "models/f0" / name).string(); }
 
 // Copies `src` to `dst` keeping only the first `n` bytes.
@@ -164,4 +170,86 @@ TEST_CASE("unpickler survives hostile structures", "[unit][checkpoint]") {
   CHECK_THROWS_WITH(
       bark::io::unpickle(reinterpret_cast<const uint8_t*>(reduce_builtin.data()), reduce_builtin.size(), "eval"),
       Contains("refusing global 'builtins.eval'"));
+}
+
+// ---- hostile checkpoints (issue 17): made by torch.save in the reference venv ----------------
+
+namespace {
+// Runs `body` after a preamble defining Evil (a tensor of any sizes/strides over a 4-element
+// storage, pickled as torch pickles tensors) and `args`, Bark's text model_args.
+void make_hostile(const std::filesystem::path& dir, const std::string& body) {
+  const std::string preamble =
+      "import collections, torch\n"
+      "class Evil:\n"
+      "    def __init__(self, size, stride): self.size, self.stride = size, stride\n"
+      "    def __reduce__(self):\n"
+      "        return (torch._utils._rebuild_tensor_v2,\n"
+      "                (torch.zeros(4).storage(), 0, self.size, self.stride, False, collections.OrderedDict()))\n"
+      "args = dict(n_layer=2, n_head=2, n_embd=16, block_size=1024, input_vocab_size=129600,\n"
+      "            output_vocab_size=10048, bias=False, dropout=0.0)\n";
+  REQUIRE(run_python_in(preamble + body, dir) == 0);
+}
+}  // namespace
+
+TEST_CASE("hostile checkpoint: model_args beyond any Bark model are refused before a model exists",
+          "[unit][checkpoint][hostile]") {
+  const auto dir = bark_test::temp_dir("ckpt_args");
+  // the probe's 406-byte file: n_layer 1000, n_embd 2048 (about 50 G parameters, ~201 GB)
+  make_hostile(dir,
+               "torch.save({'model': {}, 'model_args': dict(args, n_layer=1000, n_embd=2048, n_head=16)}, 'layers.pt')\n"
+               "torch.save({'model': {}, 'model_args': dict(args, block_size=1 << 20)}, 'block.pt')\n"
+               "torch.save({'model': {}, 'model_args': dict(args, n_layer=100, n_embd=8192, n_head=64)}, 'params.pt')\n");
+  const auto refused = [&](const char* name, const std::string& why) {
+    const auto path = (dir / name).string();
+    INFO(path);
+    const auto ck = bark::io::open_bark_checkpoint(path);
+    CHECK_THROWS_WITH(bark::io::read_gpt_config(ck), Contains(path) && Contains(why));
+  };
+  refused("layers.pt", "n_layer = 1000");
+  refused("block.pt", "block_size = 1048576");
+  refused("params.pt", "parameters");
+}
+
+TEST_CASE("hostile checkpoint: overflowing and expanded views are refused before reading", "[unit][checkpoint][hostile]") {
+  const auto dir = bark_test::temp_dir("ckpt_views");
+  make_hostile(dir,
+               // the UBSan probe: sizes and strides near 2^40, whose products overflow int64
+               "torch.save({'model': {'w': Evil((1 << 40, 2), ((1 << 40) - 1, 1))}, 'model_args': args}, 'overflow.pt')\n"
+               // a stride-0 view: 2^40 elements over a 4-element storage
+               "torch.save({'model': {'w': Evil((1 << 20, 1 << 20), (0, 0))}, 'model_args': args}, 'expanded.pt')\n"
+               "torch.save({'decoder.model.0.conv.conv.weight_v': Evil((1 << 16, 1 << 12, 7), (0, 0, 0))}, 'codec.th')\n");
+  CHECK_THROWS_WITH(bark::io::open_bark_checkpoint((dir / "overflow.pt").string()),
+                    Contains("overflow.pt") && Contains("tensor 'w'") && Contains("overflow"));
+  CHECK_THROWS_WITH(bark::io::open_bark_checkpoint((dir / "expanded.pt").string()),
+                    Contains("expanded.pt") && Contains("expanded view"));
+  CHECK_THROWS_WITH(bark::io::open_state_dict_file((dir / "codec.th").string()),
+                    Contains("codec.th") && Contains("expanded view"));
+}
+
+TEST_CASE("checkpoint: only the tensors the model uses are read, NaN weights are refused", "[unit][checkpoint][hostile]") {
+  const auto dir = bark_test::temp_dir("ckpt_nan");
+  const auto src = model_path("text.pt");
+  REQUIRE(run_python_in("import torch\n"
+                                "ck = torch.load('" + src + "', map_location='cpu')\n"
+                                "ck['model']['_orig_mod.transformer.h.1.mlp.c_fc.weight'][3, 5] = float('nan')\n"
+                                "torch.save(ck, 'nan.pt')\n",
+                                dir) == 0);
+  const auto path = (dir / "nan.pt").string();
+  auto ck = bark::io::open_bark_checkpoint(path);
+  for (const auto& [name, t] : ck.weights.tensors) CHECK(t.is_meta());  // nothing read yet
+  bark::models::GPT gpt(bark::io::read_gpt_config(ck));
+  CHECK_THROWS_WITH(bark::io::read_weights(*ck.archive, ck.weights, gpt.named_parameters()),
+                    Contains(path) && Contains("transformer.h.1.mlp.c_fc.weight") && Contains("NaN"));
+
+  // the real fixture: what a model does not name stays unread, and a model that does not fit
+  // is told so without reading the tensors it would not use
+  auto good = bark::io::open_bark_checkpoint(src);
+  auto cfg = bark::io::read_gpt_config(good);
+  cfg.n_embd = 32;  // every 2-D weight mismatches
+  bark::models::GPT wrong(cfg);
+  bark::io::read_weights(*good.archive, good.weights, wrong.named_parameters());
+  size_t read = 0;
+  for (const auto& [name, t] : good.weights.tensors) read += t.is_meta() ? 0 : 1;
+  CHECK(read == 0);
+  CHECK_THROWS_WITH(wrong.load(good.weights), Contains("shape mismatches"));
 }

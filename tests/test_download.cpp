@@ -50,7 +50,10 @@ std::string manifest_entry(const MirrorFile& f, const std::string& check_overrid
   std::string e = "{\"path\": \"" + f.path + "\", \"group\": \"" + f.group + "\", \"kind\": \"" + f.kind +
                   "\", \"base\": \"hf\", \"url_path\": \"" + f.url_path + "\"";
   if (!f.variant.empty()) e += ", \"variant\": \"" + f.variant + "\"";
-  if (check == "md5") e += ", \"md5\": \"" + bark::tools::hash_file(f.source.string(), "md5") + "\"";
+  if (check == "md5") {
+    e += ", \"md5\": \"" + bark::tools::hash_file(f.source.string(), "md5") + "\", \"max_size\": " +
+         std::to_string(fs::file_size(f.source) + 1000);
+  }
   if (check == "sha256") {
     e += ", \"sha256\": \"" + bark::tools::hash_file(f.source.string(), "sha256") + "\", \"size\": " +
          std::to_string(fs::file_size(f.source));
@@ -166,10 +169,10 @@ TEST_CASE("download --only clone fetches the voice-cloning files, a plain downlo
                    tmp / "config.json", "clone", "", "json", "size"});
   // stand-ins of the right format (torch zips): the fixture checkpoints
   files.push_back({"hubert-base-ls960/pytorch_model.bin", "/facebook/hubert-base-ls960/resolve/main/pytorch_model.bin",
-                   fixture_models() / "codec.pt", "clone", "", "torch", "raw:\"note\": \"no digest\""});
+                   fixture_models() / "codec.pt", "clone", "", "torch", "raw:\"note\": \"no digest\", \"max_size\": 1073741824"});
   files.push_back({"quantifier_hubert_base_ls960_14.pth",
                    "/GitMylo/bark-voice-cloning/resolve/main/quantifier_hubert_base_ls960_14.pth",
-                   fixture_models() / "fine.pt", "clone", "", "torch", "raw:\"note\": \"no digest\""});
+                   fixture_models() / "fine.pt", "clone", "", "torch", "raw:\"note\": \"no digest\", \"max_size\": 1073741824"});
   auto m = make_mirror("dl_clone", files);
   TestServer server(m.www);
   auto plain = run_cli(download_args(m, server, {"--small"}), bark_test::clean_env(m.home));
@@ -313,8 +316,8 @@ TEST_CASE("download deletes files that fail verification", "[cli]") {
   const std::string bad_sha = "\"sha256\": \"" + std::string(64, '0') + "\"";
   bark_test::write_text(
       m.manifest,
-      manifest_of({manifest_entry(files[4], "raw:" + bad_sha),
-                   manifest_entry({"prompts/fake.npz", files[4].url_path, files[4].source, "prompts", "", "npz", ""}),
+      manifest_of({manifest_entry(files[4], "raw:" + bad_sha + ", \"max_size\": 100000000"),
+                   manifest_entry({"prompts/fake.npz", files[4].url_path, files[4].source, "prompts", "", "npz", "size"}),
                    manifest_entry(files[3], "raw:\"size\": 12345")}));
   TestServer server(m.www);
   auto sha = run_cli(download_args(m, server, {"--only", "vocab"}), bark_test::clean_env(m.home));
@@ -592,4 +595,23 @@ TEST_CASE("verify_download checks what a file opens as", "[unit]") {
   CHECK_THROWS_WITH(bark::tools::verify_download(vocab, (dir / "vocab.txt").string()), Contains("not a BERT vocab"));
   vocab.size = 5;
   CHECK_THROWS_WITH(bark::tools::verify_download(vocab, (dir / "vocab.txt").string()), Contains("size is 12 bytes, expected 5"));
+}
+
+TEST_CASE("download cuts off a server that streams more than the manifest's size, and keeps nothing", "[cli]") {
+  // A hostile mirror: no Content-Length, an endless body. Before the bound the whole stream went
+  // to the .part file until the checksum (hundreds of MB later).
+  auto files = fixture_files();
+  auto m = make_mirror("dl_endless", files);
+  bark_test::write_text(m.manifest, manifest_of({manifest_entry(files[6]),  // announcer.npz, with its size
+                                                 manifest_entry(files[0])}));  // text.pt: md5 + max_size
+  TestServer server(m.www, {"--endless", files[6].url_path, "--endless", files[0].url_path});
+  for (const char* group : {"prompts", "models"}) {
+    auto r = run_cli(download_args(m, server, {"--only", group, "--small"}), bark_test::clean_env(m.home));
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(last_line(r.err), Contains("the server sent more than the") && Contains("nothing was kept"));
+    CHECK(part_files(m.models).empty());
+  }
+  CHECK_FALSE(fs::exists(m.models / "prompts" / "announcer.npz"));
+  CHECK_FALSE(fs::exists(m.models / "text.pt"));
 }

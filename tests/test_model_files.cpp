@@ -224,10 +224,11 @@ TEST_CASE("locate_model_files says what is missing, where it looked and how to g
   CHECK(files.codec.empty());
   CHECK(files.text == (opt / "text_2.pt").string());
 
-  // A directory or a dangling symlink under the name does not count.
+  // A directory or a dangling symlink under the name does not count, and says what it is.
   fs::remove(opt / "vocab.txt");
   fs::create_directories(opt / "vocab.txt");
-  CHECK_THROWS_WITH(bark::locate_vocab(opt.string()), Contains("missing model file: vocab.txt"));
+  CHECK_THROWS_WITH(bark::locate_vocab(opt.string()),
+                    Contains("unusable model file: vocab.txt") && Contains((opt / "vocab.txt").string() + " is a directory"));
   fs::remove(opt / "vocab.txt");
   fs::create_symlink(root / "nowhere.txt", opt / "vocab.txt");
   CHECK_THROWS_AS(bark::locate_vocab(opt.string()), bark::ModelFilesMissing);

@@ -89,6 +89,10 @@ void print_error(const std::string& what) {
   std::fprintf(stderr, "error: %s\n", line.c_str());
 }
 
+// The most text bark-cli reads (--text-file, stdin): about 19 hours of speech per MiB, so 16 MiB
+// is far beyond any sensible input; /dev/zero or a wrong file is refused after that many bytes.
+constexpr size_t kMaxTextBytes = size_t{16} << 20;
+
 std::string read_text(const std::string& path) {
   std::ifstream file;
   std::istream* in = &std::cin;
@@ -100,13 +104,38 @@ std::string read_text(const std::string& path) {
     in = &file;
   }
   std::string text;
+  char buf[65536];
   try {
-    text.assign(std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>());
+    while (*in) {
+      in->read(buf, sizeof buf);
+      text.append(buf, static_cast<size_t>(in->gcount()));
+      if (text.size() > kMaxTextBytes) {
+        throw std::invalid_argument("text file '" + path + "' is larger than 16 MiB, the most bark-cli reads");
+      }
+    }
+  } catch (const std::invalid_argument&) {
+    throw;
   } catch (const std::exception& e) {  // libstdc++ throws basic_filebuf::underflow on read errors
     throw std::runtime_error("error reading text from '" + path + "': " + std::strerror(errno));
   }
   if (in->bad()) throw std::runtime_error("error reading text from '" + path + "'");
   return text;
+}
+
+// Whether two output paths end in the same file (through symlinks and "..", existing or not).
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  const auto resolve = [](fs::path p) {  // a symlink to a file not yet written counts as that file
+    std::error_code ec;
+    for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {
+      const fs::path target = fs::read_symlink(p, ec);
+      if (ec) break;
+      p = target.is_absolute() ? target : p.parent_path() / target;
+    }
+    const fs::path c = fs::weakly_canonical(p, ec);
+    return ec ? p.lexically_normal() : c;
+  };
+  return resolve(a) == resolve(b);
 }
 
 #ifndef BARK_CLI_FRONT
@@ -227,6 +256,14 @@ int generate(const CLI::App& app, const std::string& text_in, const std::string&
                          "%.1f%% was not spoken; drop --split none to speak all of it\n",
                  result.text_dropped_percent);
   }
+  if (g_interrupted && !to_stdout) {  // after the last step, before anything is written
+    print_error("interrupted; nothing was written");
+    return 130;
+  }
+  // From here a signal ends the program as by default; the library then removes its
+  // temporary files (io/atomic_file.h), so an interrupted write leaves the targets untouched.
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
   if (!to_stdout) bark::write_wav(output, result.audio, wav_format);
   else fix_stream_header(wav_format, streamed_bytes);
   if (!save_prompt.empty()) bark::save_as_prompt(save_prompt, result.final_history);
@@ -431,6 +468,10 @@ int main(int argc, char** argv) {
     gen.seed = parse_seed(seed);
     if (fine_temp == 0) gen.fine_temp.reset();
     else gen.fine_temp = static_cast<float>(fine_temp);
+    if (output.empty()) throw std::invalid_argument("-o: empty path (give a file name, or - for stdout)");
+    if (app.count("--save-prompt") > 0 && save_prompt.empty()) {
+      throw std::invalid_argument("--save-prompt: empty path (give a file name ending in .npz)");
+    }
     if (!output_dir.empty() && output != "-") {
       std::filesystem::create_directories(output_dir);  // upstream: os.makedirs(output_dir, exist_ok=True)
       output = (std::filesystem::path(output_dir) / output).string();
@@ -445,6 +486,10 @@ int main(int argc, char** argv) {
     }
     if (output != "-" && !lines) check_wav_extension(output);
     if (!save_prompt.empty()) {
+      if (output != "-" && same_file(output, save_prompt)) {
+        throw std::invalid_argument("-o and --save-prompt name the same file '" + save_prompt +
+                                    "'; the prompt would replace the audio");
+      }
       const std::string npz = ".npz";
       if (save_prompt.size() < npz.size() || save_prompt.compare(save_prompt.size() - npz.size(), npz.size(), npz) != 0) {
         throw std::invalid_argument("--save-prompt: the path must end with .npz, got '" + save_prompt + "'");

@@ -20,12 +20,9 @@ void announce_load(bool announce, fmt::format_string<Args...> f, Args&&... args)
   log().log(announce ? spdlog::level::info : spdlog::level::debug, f, std::forward<Args>(args)...);
 }
 
-io::BarkCheckpoint read_checkpoint(const std::string& path, const char* what, bool announce) {
-  const auto t0 = Clock::now();
-  auto ck = io::load_bark_checkpoint(path);
-  announce_load(announce, "{} model: loaded '{}' in {:.2f}s{}", what, path, seconds_since(t0),
+void announce_checkpoint(const io::BarkCheckpoint& ck, const char* what, bool announce, Clock::time_point t0) {
+  announce_load(announce, "{} model: loaded '{}' in {:.2f}s{}", what, ck.path, seconds_since(t0),
                 ck.best_val_loss ? fmt::format(" (best val loss {:.3f})", *ck.best_val_loss) : std::string());
-  return ck;
 }
 
 std::runtime_error not_a(const std::string& path, const std::string& what, const std::string& why) {
@@ -101,11 +98,14 @@ void ModelStore::check_fast_device() const {
 
 std::unique_ptr<models::GPT> ModelStore::load_gpt(const std::string& path, const char* what, bool announce,
                                                   const std::function<void(const models::GPTConfig&)>& check) const {
-  const auto ck = read_checkpoint(path, what, announce);
+  const auto t0 = Clock::now();
+  auto ck = io::open_bark_checkpoint(path);  // no tensor data read yet
   const auto cfg = io::read_gpt_config(ck);
   check(cfg);
-  auto model = std::make_unique<models::GPT>(cfg);
+  auto model = std::make_unique<models::GPT>(cfg);  // parameters on the meta device: nothing allocated
+  io::read_weights(*ck.archive, ck.weights, model->named_parameters());
   model->load(ck.weights);
+  announce_checkpoint(ck, what, announce, t0);
   const auto plan = gpt_weight_plan(options_.precision);
   if (plan.linear != models::WeightFormat::Fp32) {
     check_fast_device();
@@ -161,14 +161,17 @@ const models::GPT& ModelStore::coarse(bool announce) const {
 const models::FineGPT& ModelStore::fine(bool announce) const {
   std::lock_guard<std::mutex> lock(fine_mutex_);
   if (!fine_) {
-    const auto ck = read_checkpoint(files(true).fine, "fine", announce);
+    const auto t0 = Clock::now();
+    auto ck = io::open_bark_checkpoint(files(true).fine);  // no tensor data read yet
     const auto cfg = io::read_fine_config(ck);
     if (cfg.n_codes_total != generation::N_FINE_CODEBOOKS || cfg.input_vocab_size <= generation::CODEBOOK_SIZE ||
         cfg.block_size < generation::FINE_WINDOW) {
       throw not_a(ck.path, "fine", "expected 8 codebooks, a vocabulary of 1056 and a block size of 1024 as in fine_2.pt");
     }
     auto model = std::make_unique<models::FineGPT>(cfg);
+    io::read_weights(*ck.archive, ck.weights, model->named_parameters());
     model->load(ck.weights);
+    announce_checkpoint(ck, "fine", announce, t0);
     const auto plan = fine_weight_plan(options_.precision);
     if (plan.linear != models::WeightFormat::Fp32) {
       check_fast_device();
@@ -187,13 +190,15 @@ const models::Encodec& ModelStore::codec(bool announce) const {
   if (!codec_) {
     const std::string path = files(true).codec;
     const auto t0 = Clock::now();
-    const auto state = io::load_state_dict_file(path);
+    auto file = io::open_state_dict_file(path);  // declared shapes only
+    auto& state = file.weights;
     const auto cfg = models::infer_encodec_config(state);
     if (cfg.n_q < generation::N_FINE_CODEBOOKS || cfg.bins != generation::CODEBOOK_SIZE) {
       throw std::runtime_error("EnCodec checkpoint '" + path + "' has " + std::to_string(cfg.n_q) + " codebooks of " +
                                std::to_string(cfg.bins) + " entries; Bark needs 8 of 1024");
     }
     auto model = std::make_unique<models::Encodec>(cfg);
+    io::read_weights(*file.archive, state, model->named_parameters());
     model->load(state);
     // generation.py puts the codec on the models' device, except under MPS (it stays on the CPU)
     model->to(codec_device());

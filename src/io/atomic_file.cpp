@@ -1,13 +1,17 @@
 #include "io/atomic_file.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 
 namespace bark::io {
@@ -38,6 +42,61 @@ mode_t current_umask() {
   const mode_t mask = ::umask(022);
   ::umask(mask);
   return mask;
+}
+
+// Temporary files of the AtomicFiles alive, for the signal handler below. Fixed slots: the
+// handler may only touch memory it can read without locks or allocation.
+constexpr size_t kSlots = 64;
+struct Slot {
+  std::atomic<bool> used{false};
+  char path[PATH_MAX] = {};
+};
+Slot g_slots[kSlots];
+std::mutex g_slots_mutex;  // registration only (never taken by the handler)
+constexpr int kCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// Installed for a signal whose action was the default (termination) while a temporary file
+// exists: removes the temporaries, then dies of the signal as the default action would have.
+// A program with its own handler (bark-cli stops the generation on SIGINT) keeps it.
+extern "C" void remove_temporaries_and_die(int sig) {
+  for (auto& slot : g_slots) {
+    if (slot.used.load(std::memory_order_acquire)) ::unlink(slot.path);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+// Checked at every new temporary file: the program may have reset a signal to the default since.
+void install_cleanup_handlers() {
+  for (int sig : kCleanupSignals) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) != 0 || (old.sa_flags & SA_SIGINFO) != 0 || old.sa_handler != SIG_DFL) continue;
+    struct sigaction sa {};
+    sa.sa_handler = remove_temporaries_and_die;
+    sigemptyset(&sa.sa_mask);
+    for (int other : kCleanupSignals) sigaddset(&sa.sa_mask, other);
+    ::sigaction(sig, &sa, nullptr);
+  }
+}
+
+int register_temporary(const std::string& path) {
+  if (path.size() >= PATH_MAX) return -1;
+  std::lock_guard<std::mutex> lock(g_slots_mutex);
+  install_cleanup_handlers();
+  for (size_t i = 0; i < kSlots; ++i) {
+    if (!g_slots[i].used.load(std::memory_order_relaxed)) {
+      std::memcpy(g_slots[i].path, path.c_str(), path.size() + 1);
+      g_slots[i].used.store(true, std::memory_order_release);
+      return static_cast<int>(i);
+    }
+  }
+  return -1;  // more than kSlots files at once: those are not removed on a signal
+}
+
+void unregister_temporary(int slot) {
+  if (slot < 0) return;
+  std::lock_guard<std::mutex> lock(g_slots_mutex);
+  g_slots[slot].used.store(false, std::memory_order_release);
 }
 
 }  // namespace
@@ -79,11 +138,13 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path), target_(path) {
                              parent_dir(target_) + "' (" + errno_text(err) + ")");
   }
   temp_path_ = tmpl;
+  signal_slot_ = register_temporary(temp_path_);
 }
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !direct_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+  unregister_temporary(signal_slot_);
 }
 
 void AtomicFile::write(const void* data, size_t n) {
@@ -126,6 +187,8 @@ void AtomicFile::commit() {
   if (::close(fd) != 0) fail("close", errno);
   if (::rename(temp_path_.c_str(), target_.c_str()) != 0) fail("rename to the final name", errno);
   committed_ = true;
+  unregister_temporary(signal_slot_);
+  signal_slot_ = -1;
   // Make the rename itself durable. Best effort: some file systems refuse fsync on directories.
   const int dir = ::open(parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {

@@ -5,6 +5,9 @@
 // A symlink is followed: the file it points to is replaced (the link stays). Anything else that
 // exists (a character device such as /dev/null, a FIFO, a socket) is written directly, and
 // errors such as "No space left on device" (/dev/full) are reported.
+// SIGINT, SIGTERM or SIGHUP while a temporary file exists removes it (the target is untouched)
+// when the signal's action is the default one (termination): a handler doing that, then dying of
+// the signal, is installed on first use for those signals. Handlers the program set are kept.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +49,7 @@ class AtomicFile {
   int mode_ = -1;        // permission bits of the file replaced, or -1 (a new file)
   int fd_ = -1;
   bool committed_ = false;
+  int signal_slot_ = -1;  // registration of temp_path_ for removal on SIGINT / SIGTERM / SIGHUP
 };
 
 // Writes `n` bytes to `path` atomically (AtomicFile + write + commit).

@@ -4,18 +4,18 @@
 #include <ATen/TensorOperators.h>
 
 #include <map>
+#include <mutex>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
+#include "io/torch_archive.h"
 #include "io/zip.h"
 #include "logging.h"
 
 namespace bark::io {
 namespace {
-
-constexpr uint64_t kMaxPickleBytes = uint64_t{1} << 30;  // data.pkl is KBs..MBs in real files
 
 at::ScalarType to_scalar_type(StorageDType dtype) {
   switch (dtype) {
@@ -33,100 +33,67 @@ at::ScalarType to_scalar_type(StorageDType dtype) {
   return at::kFloat;
 }
 
-// An opened torch.save archive: the zip, its member prefix and the unpickled data.pkl.
-struct Archive {
-  std::unique_ptr<ZipReader> zip;
-  std::string prefix;  // "<archive>/"
-  PyValuePtr root;
-  std::map<std::string, at::Tensor> storages;  // read so far, by key
+}  // namespace
 
-  explicit Archive(const std::string& path) {
-    try {
-      zip = std::make_unique<ZipReader>(path);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(std::string(e.what()) +
-                               " (expected a PyTorch checkpoint: a torch.save zip archive)");
+// An opened torch.save archive: the zip, its member prefix and the unpickled data.pkl.
+class TensorArchive {
+ public:
+  explicit TensorArchive(const std::string& path) : index(open_torch_archive(path)), zip(index.zip.get()) {}
+
+  void check(const TensorRef& ref, const std::string& name) const { check_tensor_ref(index, ref, name); }
+
+  // The tensor's data (its storage read once, shared by every view of it).
+  at::Tensor tensor(const TensorRef& ref, const std::string& name) const {
+    check(ref, name);
+    for (int64_t s : ref.sizes) {
+      if (s == 0) return at::empty(ref.sizes, at::TensorOptions().dtype(to_scalar_type(ref.storage.dtype)));
     }
-    const ZipEntry* pkl = nullptr;
-    for (const auto& e : zip->entries()) {
-      const std::string suffix = "data.pkl";
-      if (e.name.size() >= suffix.size() && e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-          e.name.find('/') == e.name.size() - suffix.size() - 1) {
-        pkl = &e;
-        break;
-      }
-    }
-    if (pkl == nullptr) {
-      throw std::runtime_error("checkpoint '" + path +
-                               "': no <name>/data.pkl member (not a torch.save archive; legacy "
-                               "non-zip torch files are not supported, re-save with torch >= 1.6)");
-    }
-    prefix = pkl->name.substr(0, pkl->name.size() - std::string("data.pkl").size());
-    if (const ZipEntry* bo = zip->find(prefix + "byteorder")) {
-      const auto data = zip->read(*bo, 16);
-      if (std::string(data.begin(), data.end()) != "little") {
-        throw std::runtime_error("checkpoint '" + path + "': big-endian checkpoints are not supported");
-      }
-    }
-    const auto bytes = zip->read(*pkl, kMaxPickleBytes);
-    root = unpickle(bytes.data(), bytes.size(), "checkpoint '" + path + "'");
+    return storage(ref.storage).as_strided(ref.sizes, ref.strides, ref.storage_offset);
   }
 
-  at::Tensor storage(const StorageRef& ref) {
-    auto it = storages.find(ref.key);
-    if (it != storages.end()) {
+  TorchArchive index;
+  ZipReader* zip;  // index.zip
+  const std::string& prefix() const { return index.prefix; }
+  const PyValuePtr& root() const { return index.root; }
+  // For each entry of the state dict read_state_dict returned: its key in the file and its ref.
+  std::vector<std::pair<std::string, std::shared_ptr<TensorRef>>> refs;
+
+ private:
+  at::Tensor storage(const StorageRef& ref) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = storages_.find(ref.key);
+    if (it != storages_.end()) {
       if (it->second.scalar_type() != to_scalar_type(ref.dtype) || it->second.numel() != ref.numel) {
         throw std::runtime_error("checkpoint '" + zip->path() + "': storage " + ref.key +
                                  " is referenced with two different types or sizes");
       }
       return it->second;
     }
-    const ZipEntry& entry = zip->at(prefix + "data/" + ref.key);
-    const uint64_t nbytes = static_cast<uint64_t>(ref.numel) * element_size(ref.dtype);
-    if (ref.numel < 0 || nbytes / element_size(ref.dtype) != static_cast<uint64_t>(ref.numel) ||
-        entry.uncompressed_size != nbytes) {
-      throw std::runtime_error("checkpoint '" + zip->path() + "': storage " + ref.key + " should hold " +
-                               std::to_string(ref.numel) + " " + dtype_name(ref.dtype) + " values (" +
-                               std::to_string(nbytes) + " bytes) but its member has " +
-                               std::to_string(entry.uncompressed_size) + " bytes (file truncated or corrupt)");
-    }
+    const ZipEntry& entry = zip->at(prefix() + "data/" + ref.key);
+    const uint64_t nbytes = static_cast<uint64_t>(ref.numel) * element_size(ref.dtype);  // checked by check()
     at::Tensor t = at::empty({ref.numel}, at::TensorOptions().dtype(to_scalar_type(ref.dtype)));
     if (nbytes > 0) zip->read_range(entry, 0, t.data_ptr(), nbytes);
-    storages.emplace(ref.key, t);
+    storages_.emplace(ref.key, t);
     return t;
   }
 
-  at::Tensor tensor(const TensorRef& ref, const std::string& name) {
-    const auto fail = [&](const std::string& why) {
-      return std::runtime_error("checkpoint '" + zip->path() + "': tensor '" + name + "': " + why);
-    };
-    if (ref.storage_offset < 0) throw fail("negative storage offset");
-    int64_t last = ref.storage_offset;  // highest element index touched
-    bool empty = false;
-    for (size_t d = 0; d < ref.sizes.size(); ++d) {
-      if (ref.sizes[d] < 0 || ref.strides[d] < 0) throw fail("negative size or stride");
-      if (ref.sizes[d] == 0) empty = true;
-      if (ref.sizes[d] > (int64_t{1} << 40) || ref.strides[d] > (int64_t{1} << 40)) throw fail("absurd size or stride");
-      last += (ref.sizes[d] - 1) * ref.strides[d];
-    }
-    at::Tensor st = storage(ref.storage);
-    if (!empty && last >= ref.storage.numel) {
-      throw fail("view reaches element " + std::to_string(last) + " of a storage of " +
-                 std::to_string(ref.storage.numel));
-    }
-    if (empty) return at::empty(ref.sizes, st.options());
-    return st.as_strided(ref.sizes, ref.strides, ref.storage_offset);
-  }
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, at::Tensor> storages_;  // read so far, by key
 };
 
-models::TensorSource read_state_dict(Archive& archive, const PyValue& dict, const std::string& path,
-                                     const std::string& strip) {
+namespace {
+
+// The state dict `dict` as meta tensors of the declared shapes (nothing read); the refs go to
+// archive.refs in the same order.
+models::TensorSource declare_state_dict(TensorArchive& archive, const PyValue& dict, const std::string& path,
+                                        const std::string& strip) {
   if (dict.kind != PyValue::Kind::Dict) {
     throw std::runtime_error("checkpoint '" + path + "': expected a state dict, found " + dict.type_name());
   }
   models::TensorSource out;
   out.origin = "checkpoint '" + path + "'";
   out.tensors.reserve(dict.entries.size());
+  archive.refs.clear();
   for (const auto& [k, v] : dict.entries) {
     if (k->kind != PyValue::Kind::String) {
       throw std::runtime_error("checkpoint '" + path + "': state dict key is a " + k->type_name());
@@ -135,18 +102,45 @@ models::TensorSource read_state_dict(Archive& archive, const PyValue& dict, cons
       throw std::runtime_error("checkpoint '" + path + "': state dict entry '" + k->s + "' is a " + v->type_name() +
                                ", not a tensor");
     }
+    archive.check(*v->tensor, k->s);
     std::string name = k->s;
     if (!strip.empty() && name.compare(0, strip.size(), strip) == 0) name = name.substr(strip.size());
-    out.tensors.emplace_back(name, archive.tensor(*v->tensor, k->s));
+    out.tensors.emplace_back(name, models::unloaded(v->tensor->sizes));
+    archive.refs.emplace_back(k->s, v->tensor);
   }
   return out;
 }
 
+void read_all(const TensorArchive& archive, models::TensorSource& weights) {
+  for (size_t i = 0; i < weights.tensors.size(); ++i) {
+    weights.tensors[i].second = archive.tensor(*archive.refs.at(i).second, archive.refs[i].first);
+  }
+}
+
 }  // namespace
 
-BarkCheckpoint load_bark_checkpoint(const std::string& path) {
-  Archive archive(path);
-  const PyValue& root = *archive.root;
+void read_weights(const TensorArchive& archive, models::TensorSource& weights, const models::ParamSlots& slots) {
+  std::map<std::string, const at::Tensor*> wanted;
+  for (const auto& [name, slot] : slots) wanted[name] = slot;
+  if (weights.tensors.size() != archive.refs.size()) {
+    throw std::logic_error("read_weights: the weights do not come from this archive");
+  }
+  for (size_t i = 0; i < weights.tensors.size(); ++i) {
+    auto& [name, t] = weights.tensors[i];
+    const auto it = wanted.find(name);
+    if (it == wanted.end() || !t.is_meta() || t.sizes() != it->second->sizes()) continue;
+    at::Tensor data = archive.tensor(*archive.refs[i].second, archive.refs[i].first);
+    if (data.is_floating_point() && !at::isfinite(data).all().item<bool>()) {
+      throw std::runtime_error("checkpoint '" + archive.zip->path() + "': tensor '" + archive.refs[i].first +
+                               "' holds NaN or infinite values (corrupt weights)");
+    }
+    t = data;
+  }
+}
+
+BarkCheckpoint open_bark_checkpoint(const std::string& path) {
+  auto archive = std::make_shared<TensorArchive>(path);
+  const PyValue& root = *archive->root();
   if (root.kind != PyValue::Kind::Dict) {
     throw std::runtime_error("checkpoint '" + path + "': top-level object is a " + root.type_name() +
                              ", expected a dict with 'model' and 'model_args' (a Bark checkpoint such as text_2.pt)");
@@ -163,21 +157,37 @@ BarkCheckpoint load_bark_checkpoint(const std::string& path) {
   for (const auto& [k, v] : root.entries) {
     if (k->kind == PyValue::Kind::String && k->s == "model_args") ck.model_args = v;
   }
-  ck.weights = read_state_dict(archive, *model, path, "_orig_mod.");
+  ck.weights = declare_state_dict(*archive, *model, path, "_orig_mod.");
   if (const PyValue* loss = root.get("best_val_loss"); loss != nullptr && loss->is_number()) {
     ck.best_val_loss = loss->as_double();
   }
   if (const PyValue* it = root.get("iter_num"); it != nullptr && it->kind == PyValue::Kind::Int) ck.iter_num = it->i;
+  ck.archive = std::move(archive);
   return ck;
 }
 
-models::TensorSource load_state_dict_file(const std::string& path) {
-  Archive archive(path);
-  const PyValue& root = *archive.root;
+BarkCheckpoint load_bark_checkpoint(const std::string& path) {
+  BarkCheckpoint ck = open_bark_checkpoint(path);
+  read_all(*ck.archive, ck.weights);
+  return ck;
+}
+
+StateDictFile open_state_dict_file(const std::string& path) {
+  auto archive = std::make_shared<TensorArchive>(path);
+  const PyValue& root = *archive->root();
   // Some tools wrap the weights: {"state_dict": ...} or {"model": ...}.
   const PyValue* dict = &root;
   if (const PyValue* inner = root.get("state_dict"); inner != nullptr) dict = inner;
-  return read_state_dict(archive, *dict, path, "");
+  StateDictFile f;
+  f.weights = declare_state_dict(*archive, *dict, path, "");
+  f.archive = std::move(archive);
+  return f;
+}
+
+models::TensorSource load_state_dict_file(const std::string& path) {
+  StateDictFile f = open_state_dict_file(path);
+  read_all(*f.archive, f.weights);
+  return std::move(f.weights);
 }
 
 namespace {
@@ -199,14 +209,26 @@ models::GPTConfig gpt_config_from_args(const PyValue& args, const std::string& p
   const auto bad = [&](const std::string& why) {
     return std::runtime_error("checkpoint '" + path + "': invalid model_args: " + why);
   };
-  if (c.n_layer <= 0 || c.n_layer > 1000) throw bad("n_layer = " + std::to_string(c.n_layer));
-  if (c.n_head <= 0 || c.n_embd <= 0 || c.n_embd % c.n_head != 0) {
+  const auto within = [&](const char* key, int64_t v, int64_t hi) {
+    if (v <= 0 || v > hi) {
+      throw bad(std::string(key) + " = " + std::to_string(v) + " (allowed: 1.." + std::to_string(hi) + ")");
+    }
+  };
+  within("n_layer", c.n_layer, kMaxLayers);
+  within("n_embd", c.n_embd, kMaxEmbd);
+  within("n_head", c.n_head, c.n_embd);
+  within("block_size", c.block_size, kMaxBlockSize);
+  within("input_vocab_size", c.input_vocab_size, kMaxVocab);
+  within("output_vocab_size", c.output_vocab_size, kMaxVocab);
+  if (c.n_embd % c.n_head != 0) {
     throw bad("n_embd = " + std::to_string(c.n_embd) + " is not a multiple of n_head = " + std::to_string(c.n_head));
   }
-  if (c.n_embd > 65536 || c.block_size <= 0 || c.block_size > (1 << 20)) throw bad("absurd n_embd or block_size");
-  if (c.input_vocab_size <= 0 || c.output_vocab_size <= 0 || c.input_vocab_size > (1 << 24) ||
-      c.output_vocab_size > (1 << 24)) {
-    throw bad("absurd vocabulary size");
+  // embeddings, 12 n_embd^2 per layer, the head: bounded above so that nothing overflows
+  const int64_t params = (c.input_vocab_size + c.output_vocab_size + c.block_size) * c.n_embd +
+                         c.n_layer * 12 * c.n_embd * c.n_embd;
+  if (params > kMaxParameters) {
+    throw bad("a model of " + std::to_string(params) + " parameters (more than " + std::to_string(kMaxParameters) +
+              "; Bark's largest has about 4e8)");
   }
   return c;
 }

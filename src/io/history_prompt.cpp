@@ -1,11 +1,14 @@
 // History prompts (include/bark/history_prompt.h): Bark's voice .npz files.
 #include "bark/history_prompt.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +17,7 @@
 
 #include "generation/constants.h"
 #include "io/npy.h"
+#include "io/zip.h"
 
 namespace bark {
 namespace {
@@ -96,6 +100,17 @@ void validate_history_prompt(const HistoryPrompt& prompt) {
   // generation.py generate_text_semantic / generate_coarse asserts on semantic_prompt.
   const SemanticTokens& s = prompt.semantic_prompt;
   if (s.empty()) throw std::invalid_argument("'semantic_prompt': must be 1-D and non-empty, got shape (0,)");
+  if (s.size() > static_cast<size_t>(MAX_PROMPT_SEMANTIC_TOKENS)) {
+    throw std::invalid_argument("'semantic_prompt': " + std::to_string(s.size()) + " tokens, more than the " +
+                                std::to_string(MAX_PROMPT_SEMANTIC_TOKENS) + " a history prompt may hold");
+  }
+  for (const auto* t : {&prompt.coarse_prompt, &prompt.fine_prompt}) {
+    if (t->n_frames > MAX_PROMPT_FRAMES) {
+      throw std::invalid_argument(std::string(t == &prompt.coarse_prompt ? "'coarse_prompt'" : "'fine_prompt'") +
+                                  ": " + std::to_string(t->n_frames) + " frames, more than the " +
+                                  std::to_string(MAX_PROMPT_FRAMES) + " a history prompt may hold");
+    }
+  }
   const auto [lo, hi] = std::minmax_element(s.begin(), s.end());
   if (*lo < 0 || *hi >= SEMANTIC_VOCAB_SIZE) {
     throw std::invalid_argument("'semantic_prompt': values must be in [0, " + std::to_string(SEMANTIC_VOCAB_SIZE) +
@@ -128,31 +143,47 @@ void validate_history_prompt(const HistoryPrompt& prompt) {
 
 HistoryPrompt load_history_prompt(const std::string& path) {
   const std::string what = "history prompt '" + path + "'";
-  // One rule (docs/CLI.md, exit codes): a file that cannot be opened is the environment's fault
-  // (std::runtime_error); anything wrong with what it holds is the caller's input
-  // (std::invalid_argument), whether zip, npy, dtype, shape or values.
-  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
-    std::fclose(f);
-  } else {
-    throw std::runtime_error(what + ": cannot open it (" + std::strerror(errno) + ")");
+  // Only the three arrays Bark uses are read, each bounded by the largest prompt allowed
+  // (8-byte integers); other members are never inflated.
+  const std::pair<const char*, uint64_t> wanted[] = {
+      {"semantic_prompt", uint64_t{8} * MAX_PROMPT_SEMANTIC_TOKENS},
+      {"coarse_prompt", uint64_t{8} * N_COARSE_CODEBOOKS * MAX_PROMPT_FRAMES},
+      {"fine_prompt", uint64_t{8} * N_FINE_CODEBOOKS * MAX_PROMPT_FRAMES}};
+  // A file that cannot be opened is the environment's problem (std::runtime_error); anything
+  // wrong with what it holds is the caller's input (std::invalid_argument), whatever the defect.
+  {
+    struct stat st {};
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw std::runtime_error(what + ": cannot open (" + std::strerror(errno) + ")");
+    const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    ::close(fd);
+    if (!regular) {
+      throw std::runtime_error(what + ": " + (S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file") +
+                               ", not an .npz file");
+    }
   }
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(what + " is a directory");
   std::map<std::string, io::NpyArray> arrays;
   try {
-    arrays = io::read_npz(path);
+    const io::ZipReader zip(path);
+    for (const auto& [key, max_bytes] : wanted) {
+      const io::ZipEntry* e = zip.find(std::string(key) + ".npy");
+      if (e == nullptr) {
+        std::string present;
+        for (const auto& m : zip.entries()) {
+          const bool npy = m.name.size() > 4 && m.name.compare(m.name.size() - 4, 4, ".npy") == 0;
+          present += (present.empty() ? "'" : ", '") + (npy ? m.name.substr(0, m.name.size() - 4) : m.name) + "'";
+        }
+        throw std::invalid_argument(what + ": no array '" + key + "' (has " + (present.empty() ? "none" : present) +
+                                 "; expected semantic_prompt, coarse_prompt, fine_prompt)");
+      }
+      arrays[key] = io::read_npz_member(zip, *e, max_bytes);
+    }
+  } catch (const std::invalid_argument&) {
+    throw;
   } catch (const std::runtime_error& e) {
     // The zip/npy errors already name the file.
     const std::string msg = e.what();
     throw std::invalid_argument(msg.find(path) != std::string::npos ? "history prompt: " + msg : what + ": " + msg);
-  }
-  for (const char* key : {"semantic_prompt", "coarse_prompt", "fine_prompt"}) {
-    if (arrays.count(key) == 0) {
-      std::string present;
-      for (const auto& [k, v] : arrays) present += (present.empty() ? "'" : ", '") + k + "'";
-      throw std::invalid_argument(what + ": no array '" + key + "' (has " + (present.empty() ? "none" : present) +
-                               "; expected semantic_prompt, coarse_prompt, fine_prompt)");
-    }
   }
   HistoryPrompt prompt;
   prompt.semantic_prompt = integer_values(arrays["semantic_prompt"], path, "semantic_prompt", 1);

@@ -437,10 +437,17 @@ std::vector<float> NpyArray::to_float32() const {
 
 // ---- .npy ----------------------------------------------------------------------------------
 
-NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& what) {
-  if (bytes.size() < kMagicLen + 2 || std::memcmp(bytes.data(), kMagic, kMagicLen) != 0) {
+NpyHeader parse_npy_header(const uint8_t* data, size_t size, const std::string& what) {
+  struct {
+    const uint8_t* p;
+    size_t n;
+    size_t size() const { return n; }
+    bool empty() const { return n == 0; }
+    const uint8_t& operator[](size_t i) const { return p[i]; }
+  } const bytes{data, size};
+  if (bytes.size() < kMagicLen + 2 || std::memcmp(data, kMagic, kMagicLen) != 0) {
     if (bytes.empty() || (bytes.size() < kMagicLen + 2 &&
-                          std::memcmp(bytes.data(), kMagic, std::min(bytes.size(), kMagicLen)) == 0)) {
+                          std::memcmp(data, kMagic, std::min(bytes.size(), kMagicLen)) == 0)) {
       throw std::runtime_error(what + ": truncated .npy data (" + std::to_string(bytes.size()) + " bytes)");
     }
     throw std::runtime_error(what + ": not a .npy array (bad magic; expected \"\\x93NUMPY\")");
@@ -474,7 +481,7 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& what) {
   const auto* dict = std::get_if<PyDict>(&root.v);
   if (dict == nullptr) throw std::runtime_error(what + ": .npy header is not a dict: " + header.substr(0, 200));
 
-  NpyArray a;
+  NpyHeader a;
   std::set<std::string> seen;
   for (const auto& [key, value] : *dict) {
     seen.insert(key);
@@ -513,15 +520,24 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& what) {
   if (n < 0 || static_cast<uint64_t>(n) > std::numeric_limits<uint64_t>::max() / t.size) {
     throw std::runtime_error(what + ": shape " + shape_repr(a.shape) + " overflows");
   }
-  const uint64_t nbytes = static_cast<uint64_t>(n) * t.size;
-  const uint64_t data_start = header_start + header_len;
-  const uint64_t present = bytes.size() - data_start;
-  if (nbytes != present) {
-    throw std::runtime_error(what + ": shape " + shape_repr(a.shape) + " of dtype '" + a.descr + "' needs " +
-                             std::to_string(nbytes) + " data bytes, but " + std::to_string(present) +
-                             (nbytes > present ? " are present (truncated?)" : " are present (trailing data?)"));
+  a.data_offset = header_start + header_len;
+  a.data_bytes = static_cast<uint64_t>(n) * t.size;
+  return a;
+}
+
+NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& what) {
+  const NpyHeader h = parse_npy_header(bytes.data(), bytes.size(), what);
+  const uint64_t present = bytes.size() - h.data_offset;
+  if (h.data_bytes != present) {
+    throw std::runtime_error(what + ": shape " + shape_repr(h.shape) + " of dtype '" + h.descr + "' needs " +
+                             std::to_string(h.data_bytes) + " data bytes, but " + std::to_string(present) +
+                             (h.data_bytes > present ? " are present (truncated?)" : " are present (trailing data?)"));
   }
-  a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
+  NpyArray a;
+  a.descr = h.descr;
+  a.shape = h.shape;
+  a.fortran_order = h.fortran_order;
+  a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(h.data_offset), bytes.end());
   return a;
 }
 
@@ -566,6 +582,26 @@ NpyArray read_npy(const std::string& path) {
 
 // ---- .npz ----------------------------------------------------------------------------------
 
+NpyArray read_npz_member(const ZipReader& zip, const ZipEntry& entry, uint64_t max_data_bytes) {
+  const std::string what = "npz '" + zip.path() + "' member '" + entry.name + "'";
+  // The header first (inflating only its bytes), then the data, bounded by what the header declares.
+  std::vector<uint8_t> head(static_cast<size_t>(std::min<uint64_t>(entry.uncompressed_size, kMaxHeaderLen + 12)));
+  zip.read_range(entry, 0, head.data(), head.size());
+  const NpyHeader h = parse_npy_header(head.data(), head.size(), what);
+  if (h.data_bytes > max_data_bytes) {
+    throw std::runtime_error(what + ": shape " + shape_repr(h.shape) + " of dtype '" + h.descr + "' is " +
+                             std::to_string(h.data_bytes) + " bytes, more than the " + std::to_string(max_data_bytes) +
+                             " allowed for it");
+  }
+  if (entry.uncompressed_size != h.data_offset + h.data_bytes) {
+    const uint64_t present = entry.uncompressed_size - h.data_offset;
+    throw std::runtime_error(what + ": shape " + shape_repr(h.shape) + " of dtype '" + h.descr + "' needs " +
+                             std::to_string(h.data_bytes) + " data bytes, but " + std::to_string(present) +
+                             (h.data_bytes > present ? " are present (truncated?)" : " are present (trailing data?)"));
+  }
+  return parse_npy(zip.read(entry, h.data_offset + h.data_bytes), what);
+}
+
 std::map<std::string, NpyArray> read_npz(const std::string& path) {
   ZipReader zip(path);
   std::map<std::string, NpyArray> out;
@@ -576,7 +612,7 @@ std::map<std::string, NpyArray> read_npz(const std::string& path) {
     }
     const std::string key = e.name.substr(0, e.name.size() - kSuffix.size());
     if (zip.find(e.name) != &e) continue;  // duplicate name: the last one wins, as in zipfile
-    out[key] = parse_npy(zip.read(e), "npz '" + path + "' member '" + e.name + "'");
+    out[key] = read_npz_member(zip, e, UINT64_MAX);
   }
   return out;
 }

@@ -16,6 +16,9 @@
 
 namespace bark::io {
 
+class ZipReader;
+struct ZipEntry;
+
 struct NpyArray {
   std::string descr;            // numpy dtype string as in the header, e.g. "<i8", "|b1"
   std::vector<int64_t> shape;   // () for a scalar
@@ -41,6 +44,17 @@ struct NpyArray {
 // more than `bytes` holds.
 NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& what_for_errors);
 
+// The header of a .npy: `data`/`size` may be only a prefix of the file, as long as it holds the
+// whole header. Throws std::runtime_error as parse_npy does (shape overflow included).
+struct NpyHeader {
+  std::string descr;
+  std::vector<int64_t> shape;
+  bool fortran_order = false;
+  uint64_t data_offset = 0;  // where the elements start
+  uint64_t data_bytes = 0;   // numel * itemsize
+};
+NpyHeader parse_npy_header(const uint8_t* data, size_t size, const std::string& what_for_errors);
+
 // Serializes as np.save does (version 1.0, or 2.0 when the header needs it; 64-byte aligned
 // header with numpy's growth padding), so the output is byte-identical to np.save's.
 // Throws std::invalid_argument when descr is unsupported or data does not match the shape.
@@ -50,6 +64,11 @@ std::vector<uint8_t> serialize_npy(const NpyArray& array);
 // write). Keys are the member names without the ".npy" suffix; other members are ignored.
 // Throws std::runtime_error naming the file and the member.
 std::map<std::string, NpyArray> read_npz(const std::string& path);
+
+// One ".npy" member of an open .npz: its header is read first (only its bytes are inflated), and
+// a member whose header declares more than `max_data_bytes` of elements, or whose size does not
+// match its header, is refused before its data is inflated.
+NpyArray read_npz_member(const ZipReader& zip, const ZipEntry& entry, uint64_t max_data_bytes);
 
 // Reads a .npy file. Throws std::runtime_error naming the file.
 NpyArray read_npy(const std::string& path);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "text/utf8.h"
 
@@ -183,9 +184,88 @@ bool utf8_to_latin1(const std::string& in, std::string* out) {
   return true;
 }
 
+// Containers reachable from `roots` (each once), in no particular order.
+std::vector<PyValue*> reachable(const std::vector<PyValue*>& roots) {
+  std::vector<PyValue*> out;
+  std::unordered_set<PyValue*> seen;
+  std::vector<PyValue*> todo(roots.begin(), roots.end());
+  while (!todo.empty()) {
+    PyValue* v = todo.back();
+    todo.pop_back();
+    if (v == nullptr || !seen.insert(v).second) continue;
+    out.push_back(v);
+    for (const auto& item : v->items) todo.push_back(item.get());
+    for (const auto& [k, val] : v->entries) {
+      todo.push_back(k.get());
+      todo.push_back(val.get());
+    }
+  }
+  return out;
+}
+
+// True when a container reachable from `roots` contains itself (a list appended to itself via
+// the memo, ...). Iterative depth-first search: a child that is still on the path is a cycle.
+bool has_cycle(const std::vector<PyValue*>& roots) {
+  enum State : uint8_t { OnPath, Done };
+  std::unordered_map<PyValue*, State> state;
+  struct Frame {
+    PyValue* v;
+    size_t next;  // child index: items first, then entries' keys and values
+  };
+  const auto child = [](PyValue* v, size_t i) -> PyValue* {
+    if (i < v->items.size()) return v->items[i].get();
+    i -= v->items.size();
+    const auto& e = v->entries[i / 2];
+    return (i % 2 == 0 ? e.first : e.second).get();
+  };
+  for (PyValue* root : roots) {
+    if (root == nullptr || state.count(root) != 0) continue;
+    std::vector<Frame> path{{root, 0}};
+    state[root] = OnPath;
+    while (!path.empty()) {
+      Frame& f = path.back();
+      if (f.next == f.v->items.size() + 2 * f.v->entries.size()) {
+        state[f.v] = Done;
+        path.pop_back();
+        continue;
+      }
+      PyValue* c = child(f.v, f.next++);
+      if (c == nullptr) continue;
+      const auto it = state.find(c);
+      if (it == state.end()) {
+        state[c] = OnPath;
+        path.push_back({c, 0});
+      } else if (it->second == OnPath) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 class Unpickler {
  public:
   Unpickler(const uint8_t* data, size_t size, std::string what) : p_(data), end_(data + size), what_(std::move(what)) {}
+  // A cyclic graph (refused, or left half-built by an error) would never be freed by reference
+  // counting: empty every container of it, which frees it all.
+  ~Unpickler() {
+    std::vector<PyValue*> roots;
+    for (const auto& v : stack_) roots.push_back(v.get());
+    for (const auto& [k, v] : memo_) roots.push_back(v.get());
+    if (!has_cycle(roots)) return;
+    std::vector<PyValuePtr> keep;  // released after every container is emptied
+    for (PyValue* v : reachable(roots)) {
+      for (auto& item : v->items) keep.push_back(std::move(item));
+      for (auto& [k, val] : v->entries) {
+        keep.push_back(std::move(k));
+        keep.push_back(std::move(val));
+      }
+      v->items.clear();
+      v->entries.clear();
+    }
+  }
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
 
   PyValuePtr run() {
     while (true) {
@@ -194,6 +274,8 @@ class Unpickler {
       step(op);
     }
     if (stack_.size() != 1 || !marks_.empty()) fail("malformed pickle: stack not balanced at STOP");
+    // Nothing torch or numpy writes refers to itself; such a structure is refused.
+    if (has_cycle({stack_.back().get()})) fail("refusing a structure that contains itself (a reference cycle)");
     return stack_.back();
   }
 

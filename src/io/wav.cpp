@@ -279,7 +279,15 @@ Audio read_wav(const std::string& path) {
     const uint8_t* frame = data + i * frame_bytes;
     double sum = 0;
     for (size_t c = 0; c < channels; ++c) sum += sample(frame + c * sample_bytes);
-    audio.samples[i] = static_cast<float>(sum / channels);
+    const double v = sum / channels;
+    // 64-bit float data may hold finite values no float holds: converting them is undefined
+    // behaviour (UBSan, found by tests/fuzz/fuzz_wav). NaN and infinity pass through unchanged,
+    // as float32 files keep every value exactly.
+    if (std::isfinite(v) && std::fabs(v) > std::numeric_limits<float>::max()) {
+      throw std::runtime_error(what + ": sample " + std::to_string(i) + " (" + std::to_string(v) +
+                               ") is beyond the range of a float");
+    }
+    audio.samples[i] = static_cast<float>(v);
   }
   return audio;
 }

@@ -324,6 +324,20 @@ ZipReader::ZipReader(const std::string& path) : path_(path) {
       index_[e.name] = entries_.size();  // like Python's zipfile, a later duplicate wins
       entries_.push_back(std::move(e));
     }
+    // Members may not share bytes: several names on one deflated stream (an overlapping-entry
+    // bomb) would inflate the same data again and again.
+    std::vector<std::pair<uint64_t, size_t>> starts;  // (local header offset, entry)
+    starts.reserve(entries_.size());
+    for (size_t i = 0; i < entries_.size(); ++i) starts.emplace_back(entries_[i].local_header_offset, i);
+    std::sort(starts.begin(), starts.end());
+    for (size_t k = 1; k < starts.size(); ++k) {
+      const ZipEntry& prev = entries_[starts[k - 1].second];
+      const ZipEntry& next = entries_[starts[k].second];
+      if (next.local_header_offset < prev.data_offset + prev.compressed_size) {
+        throw std::runtime_error(what + ": members '" + prev.name + "' and '" + next.name +
+                                 "' overlap in the file (a malformed or malicious archive)");
+      }
+    }
   } catch (...) {
     std::fclose(file_);
     file_ = nullptr;

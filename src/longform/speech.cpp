@@ -10,6 +10,7 @@
 #include "bark/pipeline.h"
 #include "bark/progress.h"
 #include "bark/speech.h"
+#include "engine/errors.h"
 #include "generation/constants.h"
 #include "logging.h"
 
@@ -114,167 +115,170 @@ uint64_t random_seed() {
 }  // namespace
 
 SpeechResult Pipeline::generate_speech(const std::string& text, const SpeechOptions& options) const {
-  validate(options);
-  const GenerationOptions& gen = options.generation;
-  SpeechResult result;
+  // torch errors and bad_alloc leave as one-line std::runtime_errors (engine/errors.h)
+  return engine::guarded("generate_speech", [&]() -> SpeechResult {
+    validate(options);
+    const GenerationOptions& gen = options.generation;
+    SpeechResult result;
 
-  const auto one_shot = [&](const std::string& t) {
-    GenerationOptions g = gen;
-    if (!g.generator && !g.seed) g.seed = random_seed();  // reported, so the run can be repeated
-    GenerationResult r = generate_audio_full(t, g);
-    SegmentResult seg;
-    seg.text = t;
-    if (!g.generator) seg.seed = g.seed;
-    if (gen.history_prompt) seg.history = gen.history_prompt;
-    else if (!gen.voice.empty()) seg.history = load_voice(gen.voice);
-    seg.tokens = r.full;
-    seg.sample_count = static_cast<int64_t>(r.audio.samples.size());
-    result.seed = seg.seed;
-    result.final_history = r.full;
-    result.text_dropped_percent = r.text_dropped_percent;
-    result.segments.push_back(std::move(seg));
-    Joiner joiner(options, 1);
-    joiner.add(r.audio.samples, 0);
-    result.audio = std::move(r.audio);
-    return result;
-  };
-  if (!options.split) return one_shot(text);
-
-  const std::vector<std::string> segments = split_text(text, options.max_segment_chars);
-  if (segments.empty()) throw std::invalid_argument("text is empty (nothing to say after whitespace clean-up)");
-  const size_t n = segments.size();
-  // One segment: exactly generate_audio (the same tokens as upstream for the same seed).
-  if (n == 1 && !options.seamless) return one_shot(text);
-
-  // Seeds: segment i uses seed + i (a shared generator instead: every segment draws from it).
-  std::optional<uint64_t> base_seed;
-  if (!gen.generator) base_seed = gen.seed ? *gen.seed : random_seed();
-  result.seed = base_seed;
-  std::optional<HistoryPrompt> voice;
-  if (gen.history_prompt) voice = gen.history_prompt;
-  else if (!gen.voice.empty()) voice = load_voice(gen.voice);
-  const VoiceMode mode = options.voice_mode;
-  log().log(gen.silent ? spdlog::level::debug : spdlog::level::info, "long-form: {} segments, voice mode {}{}", n,
-            voice_mode_name(mode), options.seamless ? ", seamless" : "");
-
-  // The options of segment i with its history prompt.
-  const auto options_for = [&](size_t i, const std::optional<HistoryPrompt>& history) {
-    GenerationOptions g = gen;
-    g.voice.clear();
-    g.history_prompt = history;
-    if (base_seed) g.seed = *base_seed + i;
-    if (gen.on_progress) {
-      g.on_progress = [&gen, i, n](const Progress& p) {
-        Progress q = p;
-        q.segment = i;
-        q.segment_count = n;
-        return gen.on_progress(q);
-      };
-    }
-    return g;
-  };
-
-  // The voice of segments after the first: the given one, or (Auto / Chain without one) the
-  // first segment's generation.
-  std::optional<HistoryPrompt> base = voice;
-  const auto history_for = [&](size_t i) -> std::optional<HistoryPrompt> {
-    if (i == 0) return voice;
-    if (mode == VoiceMode::Preset) return voice;
-    if (mode == VoiceMode::Chain) {
-      const bool reset = options.chain_reset_every > 0 && i % static_cast<size_t>(options.chain_reset_every) == 0;
-      if (!reset) return result.segments[i - 1].tokens;
-    }
-    return base;
-  };
-
-  // Segment i's record so far (text, history, seed) and the options to generate it with.
-  const auto begin_segment = [&](size_t i, GenerationOptions& g) {
-    SegmentResult seg;
-    seg.text = segments[i];
-    seg.history = history_for(i);
-    g = options_for(i, seg.history);
-    if (base_seed) seg.seed = *g.seed;
-    return seg;
-  };
-
-  Joiner joiner(options, options.seamless ? 1 : n);
-  if (!options.seamless) {
-    const auto finish = [&](size_t i, SegmentResult seg, GenerationResult r) {
+    const auto one_shot = [&](const std::string& t) {
+      GenerationOptions g = gen;
+      if (!g.generator && !g.seed) g.seed = random_seed();  // reported, so the run can be repeated
+      GenerationResult r = generate_audio_full(t, g);
+      SegmentResult seg;
+      seg.text = t;
+      if (!g.generator) seg.seed = g.seed;
+      if (gen.history_prompt) seg.history = gen.history_prompt;
+      else if (!gen.voice.empty()) seg.history = load_voice(gen.voice);
       seg.tokens = r.full;
       seg.sample_count = static_cast<int64_t>(r.audio.samples.size());
-      if (i == 0 && !base && mode != VoiceMode::Preset) base = r.full;
+      result.seed = seg.seed;
+      result.final_history = r.full;
+      result.text_dropped_percent = r.text_dropped_percent;
       result.segments.push_back(std::move(seg));
-      result.segments.back().sample_offset = joiner.add(std::move(r.audio.samples), i);
+      Joiner joiner(options, 1);
+      joiner.add(r.audio.samples, 0);
+      result.audio = std::move(r.audio);
+      return result;
     };
-    // Segment i can join a batch when its voice is known before the segments ahead of it finish.
-    const auto batchable = [&](size_t i) { return mode != VoiceMode::Chain && (i > 0 || voice || mode == VoiceMode::Preset); };
-    for (size_t i = 0; i < n;) {
-      size_t end = i + 1;
-      if (options.max_batch > 1 && batchable(i)) {
-        while (end < n && end - i < static_cast<size_t>(options.max_batch)) ++end;
-      }
-      if (end == i + 1) {
-        GenerationOptions g;
-        SegmentResult seg = begin_segment(i, g);
-        GenerationResult r = generate_audio_full(seg.text, g);
-        finish(i, std::move(seg), std::move(r));
-        i = end;
-        continue;
-      }
-      std::vector<SegmentResult> segs;
-      std::vector<BatchRequest> requests;
-      for (size_t k = i; k < end; ++k) {
-        GenerationOptions g;
-        segs.push_back(begin_segment(k, g));
-        requests.push_back({segs.back().text, std::move(g)});
-      }
-      BatchOptions b;
-      b.max_batch = options.max_batch;
-      auto rows = generate_audio_batch(requests, b);
-      for (size_t k = i; k < end; ++k) {
-        if (rows[k - i].error) std::rethrow_exception(rows[k - i].error);
-        finish(k, std::move(segs[k - i]), std::move(rows[k - i].result));
-      }
-      i = end;
-    }
-    result.final_history = result.segments.back().tokens;
-    result.audio.samples = joiner.take();
-    return result;
-  }
+    if (!options.split) return one_shot(text);
 
-  // Seamless: semantic tokens per segment, then one coarse -> fine -> codec pass over all of them.
-  // Without a voice (and not Preset) the first segment is generated in full to become the voice.
-  SemanticTokens joined;
-  std::vector<int64_t> semantic_offsets;
-  for (size_t i = 0; i < n; ++i) {
-    GenerationOptions g;
-    SegmentResult seg = begin_segment(i, g);
-    if (i == 0 && !base && mode != VoiceMode::Preset) {
-      base = generate_audio_full(seg.text, g).full;
-      seg.tokens.semantic_prompt = base->semantic_prompt;
-    } else {
-      seg.tokens.semantic_prompt = text_to_semantic(seg.text, g);
+    const std::vector<std::string> segments = split_text(text, options.max_segment_chars);
+    if (segments.empty()) throw std::invalid_argument("text is empty (nothing to say after whitespace clean-up)");
+    const size_t n = segments.size();
+    // One segment: exactly generate_audio (the same tokens as upstream for the same seed).
+    if (n == 1 && !options.seamless) return one_shot(text);
+
+    // Seeds: segment i uses seed + i (a shared generator instead: every segment draws from it).
+    std::optional<uint64_t> base_seed;
+    if (!gen.generator) base_seed = gen.seed ? *gen.seed : random_seed();
+    result.seed = base_seed;
+    std::optional<HistoryPrompt> voice;
+    if (gen.history_prompt) voice = gen.history_prompt;
+    else if (!gen.voice.empty()) voice = load_voice(gen.voice);
+    const VoiceMode mode = options.voice_mode;
+    log().log(gen.silent ? spdlog::level::debug : spdlog::level::info, "long-form: {} segments, voice mode {}{}", n,
+              voice_mode_name(mode), options.seamless ? ", seamless" : "");
+
+    // The options of segment i with its history prompt.
+    const auto options_for = [&](size_t i, const std::optional<HistoryPrompt>& history) {
+      GenerationOptions g = gen;
+      g.voice.clear();
+      g.history_prompt = history;
+      if (base_seed) g.seed = *base_seed + i;
+      if (gen.on_progress) {
+        g.on_progress = [&gen, i, n](const Progress& p) {
+          Progress q = p;
+          q.segment = i;
+          q.segment_count = n;
+          return gen.on_progress(q);
+        };
+      }
+      return g;
+    };
+
+    // The voice of segments after the first: the given one, or (Auto / Chain without one) the
+    // first segment's generation.
+    std::optional<HistoryPrompt> base = voice;
+    const auto history_for = [&](size_t i) -> std::optional<HistoryPrompt> {
+      if (i == 0) return voice;
+      if (mode == VoiceMode::Preset) return voice;
+      if (mode == VoiceMode::Chain) {
+        const bool reset = options.chain_reset_every > 0 && i % static_cast<size_t>(options.chain_reset_every) == 0;
+        if (!reset) return result.segments[i - 1].tokens;
+      }
+      return base;
+    };
+
+    // Segment i's record so far (text, history, seed) and the options to generate it with.
+    const auto begin_segment = [&](size_t i, GenerationOptions& g) {
+      SegmentResult seg;
+      seg.text = segments[i];
+      seg.history = history_for(i);
+      g = options_for(i, seg.history);
+      if (base_seed) seg.seed = *g.seed;
+      return seg;
+    };
+
+    Joiner joiner(options, options.seamless ? 1 : n);
+    if (!options.seamless) {
+      const auto finish = [&](size_t i, SegmentResult seg, GenerationResult r) {
+        seg.tokens = r.full;
+        seg.sample_count = static_cast<int64_t>(r.audio.samples.size());
+        if (i == 0 && !base && mode != VoiceMode::Preset) base = r.full;
+        result.segments.push_back(std::move(seg));
+        result.segments.back().sample_offset = joiner.add(std::move(r.audio.samples), i);
+      };
+      // Segment i can join a batch when its voice is known before the segments ahead of it finish.
+      const auto batchable = [&](size_t i) { return mode != VoiceMode::Chain && (i > 0 || voice || mode == VoiceMode::Preset); };
+      for (size_t i = 0; i < n;) {
+        size_t end = i + 1;
+        if (options.max_batch > 1 && batchable(i)) {
+          while (end < n && end - i < static_cast<size_t>(options.max_batch)) ++end;
+        }
+        if (end == i + 1) {
+          GenerationOptions g;
+          SegmentResult seg = begin_segment(i, g);
+          GenerationResult r = generate_audio_full(seg.text, g);
+          finish(i, std::move(seg), std::move(r));
+          i = end;
+          continue;
+        }
+        std::vector<SegmentResult> segs;
+        std::vector<BatchRequest> requests;
+        for (size_t k = i; k < end; ++k) {
+          GenerationOptions g;
+          segs.push_back(begin_segment(k, g));
+          requests.push_back({segs.back().text, std::move(g)});
+        }
+        BatchOptions b;
+        b.max_batch = options.max_batch;
+        auto rows = generate_audio_batch(requests, b);
+        for (size_t k = i; k < end; ++k) {
+          if (rows[k - i].error) std::rethrow_exception(rows[k - i].error);
+          finish(k, std::move(segs[k - i]), std::move(rows[k - i].result));
+        }
+        i = end;
+      }
+      result.final_history = result.segments.back().tokens;
+      result.audio.samples = joiner.take();
+      return result;
     }
-    semantic_offsets.push_back(static_cast<int64_t>(joined.size()));
-    joined.insert(joined.end(), seg.tokens.semantic_prompt.begin(), seg.tokens.semantic_prompt.end());
-    result.segments.push_back(std::move(seg));
-  }
-  GenerationOptions g = options_for(n, base);
-  const GenerationResult whole = semantic_to_waveform_full(joined, g);
-  // Each segment's share of the audio: its semantic tokens' share of the frames (coarse and fine
-  // run over the joined sequence, so the split is by position: 1.5 frames per semantic token).
-  const int64_t total = static_cast<int64_t>(whole.audio.samples.size());
-  const int64_t n_sem = static_cast<int64_t>(joined.size());
-  for (size_t i = 0; i < n; ++i) {
-    const int64_t b = total * semantic_offsets[i] / n_sem;
-    const int64_t e = i + 1 < n ? total * semantic_offsets[i + 1] / n_sem : total;
-    result.segments[i].sample_offset = b;
-    result.segments[i].sample_count = e - b;
-  }
-  result.final_history = whole.full;
-  joiner.add(whole.audio.samples, 0);
-  result.audio = whole.audio;
-  return result;
+
+    // Seamless: semantic tokens per segment, then one coarse -> fine -> codec pass over all of them.
+    // Without a voice (and not Preset) the first segment is generated in full to become the voice.
+    SemanticTokens joined;
+    std::vector<int64_t> semantic_offsets;
+    for (size_t i = 0; i < n; ++i) {
+      GenerationOptions g;
+      SegmentResult seg = begin_segment(i, g);
+      if (i == 0 && !base && mode != VoiceMode::Preset) {
+        base = generate_audio_full(seg.text, g).full;
+        seg.tokens.semantic_prompt = base->semantic_prompt;
+      } else {
+        seg.tokens.semantic_prompt = text_to_semantic(seg.text, g);
+      }
+      semantic_offsets.push_back(static_cast<int64_t>(joined.size()));
+      joined.insert(joined.end(), seg.tokens.semantic_prompt.begin(), seg.tokens.semantic_prompt.end());
+      result.segments.push_back(std::move(seg));
+    }
+    GenerationOptions g = options_for(n, base);
+    const GenerationResult whole = semantic_to_waveform_full(joined, g);
+    // Each segment's share of the audio: its semantic tokens' share of the frames (coarse and fine
+    // run over the joined sequence, so the split is by position: 1.5 frames per semantic token).
+    const int64_t total = static_cast<int64_t>(whole.audio.samples.size());
+    const int64_t n_sem = static_cast<int64_t>(joined.size());
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t b = total * semantic_offsets[i] / n_sem;
+      const int64_t e = i + 1 < n ? total * semantic_offsets[i + 1] / n_sem : total;
+      result.segments[i].sample_offset = b;
+      result.segments[i].sample_count = e - b;
+    }
+    result.final_history = whole.full;
+    joiner.add(whole.audio.samples, 0);
+    result.audio = whole.audio;
+    return result;
+  });
 }
 
 }  // namespace bark

@@ -50,7 +50,10 @@ void load_parameters(const ParamSlots& slots, const TensorSource& source,
   const auto list = [&](const char* what, const std::vector<std::string>& names) {
     if (names.empty()) return;
     msg += std::string("\n  ") + what + " (" + std::to_string(names.size()) + "):";
-    for (const auto& n : names) msg += " " + n;
+    // a file built for another model may miss thousands: the first ones say enough
+    constexpr size_t kShown = 12;
+    for (size_t i = 0; i < names.size() && i < kShown; ++i) msg += " " + names[i];
+    if (names.size() > kShown) msg += " ... and " + std::to_string(names.size() - kShown) + " more";
   };
   list("missing keys", missing);
   list("unexpected keys", unexpected);

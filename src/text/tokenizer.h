@@ -24,6 +24,9 @@ constexpr int64_t TEXT_ENCODING_OFFSET = 10'048;  // generation.py
 constexpr int64_t TEXT_PAD_TOKEN = 129'595;       // generation.py
 constexpr size_t MAX_TEXT_TOKENS = 256;           // generation.py generate_text_semantic
 
+// Largest vocab.txt accepted (checked before reading): mBERT's has 119,547 lines, 996 KB.
+constexpr size_t MAX_VOCAB_FILE_BYTES = size_t{64} << 20;
+
 // Words longer than this (in code points, after NFC) become [UNK]
 // (transformers WordpieceTokenizer.max_input_chars_per_word).
 constexpr size_t MAX_INPUT_CHARS_PER_WORD = 100;

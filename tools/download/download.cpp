@@ -86,6 +86,8 @@ struct Transfer {
   PartFile* part = nullptr;
   uint64_t offset = 0;           // first byte asked for
   int64_t manifest_size = -1;
+  int64_t max_size = -1;         // when the manifest has only an upper bound
+  uint64_t written = 0;          // body bytes written to the part in this request
   std::string dir;               // for the free-space check
   ProgressBar* bar = nullptr;
 
@@ -188,7 +190,20 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     if (t->error_body.size() < 300) t->error_body.append(data, std::min<size_t>(bytes, 300 - t->error_body.size()));
     return bytes;
   }
+  // Never more than the manifest allows: a server streaming without a Content-Length (or
+  // lying in it) is cut off at the first byte too many, not after filling the disk.
+  const int64_t limit = t->manifest_size >= 0 ? t->manifest_size : t->max_size;
+  if (limit >= 0 && t->offset + t->written + bytes > static_cast<uint64_t>(limit)) {
+    t->abort_reason = "the server sent more than the " + std::to_string(limit) + " bytes the manifest " +
+                      (t->manifest_size >= 0 ? "lists" : "allows") + " (a wrong or hostile mirror?); nothing was kept";
+    try {
+      t->part->truncate(0);
+    } catch (const std::exception&) {  // never through curl's C frames
+    }
+    return 0;
+  }
   t->abort_reason = t->part->write_all(data, bytes);
+  t->written += bytes;
   return t->abort_reason.empty() ? bytes : 0;
 }
 
@@ -380,6 +395,7 @@ uint64_t fetch(Curl& curl, const ManifestFile& file, const fs::path& dest, const
       t.part = &part;
       t.offset = offset;
       t.manifest_size = file.size;
+      t.max_size = file.max_size;
       t.dir = dest.parent_path().string();
       t.bar = &bar;
       std::string interruption;
@@ -492,6 +508,7 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     f.md5 = str("md5", false);
     f.sha256 = str("sha256", false);
     f.size = integer("size");
+    f.max_size = integer("max_size");
     f.approx_size = integer("approx_size");
     f.lines = integer("lines");
     const std::string base = str("base", true), url_path = str("url_path", true);
@@ -512,6 +529,9 @@ std::vector<ManifestFile> parse_manifest(std::string_view json, const std::strin
     const fs::path p(f.path);
     if (f.path.empty() || p.is_absolute() || std::any_of(p.begin(), p.end(), [](const fs::path& c) { return c == ".."; })) {
       throw std::runtime_error(where + ": path \"" + f.path + "\" must stay inside the model directory");
+    }
+    if (f.size < 0 && f.max_size < 0) {
+      throw std::runtime_error(where + ": missing \"size\" (or \"max_size\", an upper bound): every download is bounded");
     }
     out.push_back(std::move(f));
   }

@@ -24,10 +24,11 @@ struct ManifestFile {
   std::string variant;  // models only: "large" or "small"
   std::string kind;     // "torch", "npz" or "vocab": what the file must open as
   std::string url;      // absolute, after the mirror (if any) replaced the base
-  int64_t size = -1;    // bytes; -1 = unknown (checked against Content-Length only)
+  int64_t size = -1;    // bytes; -1 = not known exactly, then max_size bounds it
   int64_t lines = -1;   // vocab: number of lines; -1 = unchecked
   std::string md5;      // hex, may be empty
   std::string sha256;   // hex, may be empty
+  int64_t max_size = -1;     // upper bound when the exact size is not listed (a manifest entry has one of the two)
   int64_t approx_size = -1;  // bytes, shown by `--list` where `size` is unknown; never checked
 };
 
