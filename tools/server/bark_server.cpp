@@ -442,7 +442,10 @@ class Service {
         channel->push(encode(job.format, r.audio.samples, 24000));
       }
     } catch (const Cancelled&) {
-      error = HttpError(Clock::now() >= deadline ? 504 : 499, "server_error", "cancelled", "the generation was cancelled");
+      // the deadline is a timeout whether it passed in the queue or mid-generation
+      error = Clock::now() >= deadline
+                  ? HttpError(504, "server_error", "timeout", "the request timed out (--request-timeout)")
+                  : HttpError(499, "server_error", "cancelled", "the generation was cancelled");
     } catch (const std::invalid_argument& e) {
       error = bad_request(e.what());
     } catch (const std::exception& e) {
