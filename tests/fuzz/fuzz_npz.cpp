@@ -6,53 +6,17 @@
 //   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_C_COMPILER=clang-14 \
 //         -DBARK_BUILD_FUZZERS=ON && cmake --build build-fuzz --target fuzz_npz
 //   build-fuzz/fuzz_npz -max_total_time=60 -rss_limit_mb=1024 corpus_dir/
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <stdexcept>
-#include <string>
 #include <vector>
 
 #include "bark/history_prompt.h"
+#include "fuzz_memfile.h"
 #include "io/npy.h"
 #include "io/zip.h"
 
-namespace {
-
-// The readers take paths: keep the input in an anonymous in-memory file, opened by name via
-// /proc/self/fd (no disk I/O, nothing left behind).
-struct MemFile {
-  int fd = -1;
-  std::string path;
-  MemFile() {
-    fd = ::memfd_create("fuzz_npz", MFD_CLOEXEC);
-    if (fd < 0) std::abort();
-    path = "/proc/self/fd/" + std::to_string(fd);
-  }
-  void set(const uint8_t* data, size_t size) {
-    if (::ftruncate(fd, 0) != 0) std::abort();
-    size_t done = 0;
-    while (done < size) {
-      const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(done));
-      if (n <= 0) std::abort();
-      done += static_cast<size_t>(n);
-    }
-  }
-};
-
-template <typename F>
-void expect_only_documented_errors(F&& f) {
-  try {
-    f();
-  } catch (const std::runtime_error&) {
-  } catch (const std::invalid_argument&) {
-  }
-}
-
-}  // namespace
+using bark_fuzz::expect_only_documented_errors;
+using bark_fuzz::MemFile;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static MemFile file;
