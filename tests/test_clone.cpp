@@ -30,6 +30,7 @@
 #include "io/safetensors.h"
 #include "models/hubert.h"
 #include "models/hubert_quantizer.h"
+#include "cli_helpers.h"
 #include "tensor_npz.h"
 #include "test_common.h"
 
@@ -37,24 +38,6 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, const std::string& bytes) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 std::string tail_of(const std::string& s, size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
 
@@ -80,11 +63,11 @@ std::string run_script(const std::string& args, const fs::path& log) {
          "$BARK_REFERENCE_PYTHON); these parity tests are never skipped.");
   }
   const fs::path script = bark_test::source_dir() / "scripts" / "clone_reference.py";
-  const std::string cmd = "OMP_NUM_THREADS=1 " + quote(python) + " " + quote(script.string()) + " " + args + " > " +
-                          quote(log.string()) + " 2>&1";
+  const std::string cmd = "OMP_NUM_THREADS=1 " + bark_test::shell_quote(python) + " " + bark_test::shell_quote(script.string()) + " " + args + " > " +
+                          bark_test::shell_quote(log.string()) + " 2>&1";
   const int rc = std::system(cmd.c_str());
-  if (rc != 0) FAIL("scripts/clone_reference.py failed (status " << rc << "):\n  " << cmd << "\n" << tail_of(slurp(log), 4000));
-  return slurp(log);
+  if (rc != 0) FAIL("scripts/clone_reference.py failed (status " << rc << "):\n  " << cmd << "\n" << tail_of(bark_test::slurp_text(log), 4000));
+  return bark_test::slurp_text(log);
 }
 
 fs::path clone_reference(const std::string& kinds) {
@@ -95,8 +78,8 @@ fs::path clone_reference(const std::string& kinds) {
   fs::remove_all(out, ec);
   fs::create_directories(out);
   refs.dirs[kinds] = out;
-  run_script("--kinds " + kinds + " --models " + quote((bark_test::fixtures_dir() / "models" / "f0").string()) +
-                 " --out " + quote(out.string()),
+  run_script("--kinds " + kinds + " --models " + bark_test::shell_quote((bark_test::fixtures_dir() / "models" / "f0").string()) +
+                 " --out " + bark_test::shell_quote(out.string()),
              out / "log.txt");
   return out;
 }
@@ -141,7 +124,7 @@ TEST_CASE("safetensors: dtypes, shapes and values of a well-formed file", "[unit
   // the JSON header length is padded by the writer so that data starts 8-aligned
   std::string padded = header;
   while ((8 + padded.size()) % 8 != 0) padded += ' ';
-  write_file(dir / "t.safetensors", safetensors_bytes(padded, data));
+  bark_test::write_text(dir / "t.safetensors", safetensors_bytes(padded, data));
   const auto src = bark::io::load_safetensors((dir / "t.safetensors").string());
   REQUIRE(src.tensors.size() == 4);
   std::map<std::string, at::Tensor> t(src.tensors.begin(), src.tensors.end());
@@ -156,7 +139,7 @@ TEST_CASE("safetensors: dtypes, shapes and values of a well-formed file", "[unit
 TEST_CASE("safetensors: hostile files are refused with one-line errors", "[unit][clone]") {
   const auto dir = bark_test::temp_dir("safetensors_bad");
   const auto load = [&](const std::string& bytes) {
-    write_file(dir / "x.safetensors", bytes);
+    bark_test::write_text(dir / "x.safetensors", bytes);
     return bark::io::load_safetensors((dir / "x.safetensors").string());
   };
   const auto entry = [](const std::string& fields) { return "{\"w\":{" + fields + "}}"; };
@@ -227,27 +210,27 @@ TEST_CASE("read_audio: WAV written by write_wav, mono mix, hostile files", "[uni
   };
   std::string stereo;
   for (int16_t v : {int16_t(16384), int16_t(0), int16_t(-32768), int16_t(8192)}) stereo.append(reinterpret_cast<char*>(&v), 2);
-  write_file(dir / "s.wav", wav_bytes(2, 1, 16, stereo, 8));
+  bark_test::write_text(dir / "s.wav", wav_bytes(2, 1, 16, stereo, 8));
   const bark::Audio s = bark::read_audio((dir / "s.wav").string());
   REQUIRE(s.samples.size() == 2);
   CHECK(s.samples[0] == 0.25f);
   CHECK(s.samples[1] == (-1.0f + 0.25f) / 2);
 
   // a data chunk claiming 4 GB with 8 bytes present: what is there, no huge allocation
-  write_file(dir / "huge.wav", wav_bytes(1, 1, 16, stereo, 0xFFFFFFF0u));
+  bark_test::write_text(dir / "huge.wav", wav_bytes(1, 1, 16, stereo, 0xFFFFFFF0u));
   CHECK(bark::read_audio((dir / "huge.wav").string()).samples.size() == 4);
   // zero channels, garbage, empty, NaN samples
   CHECK_THROWS_WITH(bark::read_audio((dir / "none.wav").string()), Contains("cannot read it"));
-  write_file(dir / "zero.wav", wav_bytes(0, 1, 16, stereo, 8));
+  bark_test::write_text(dir / "zero.wav", wav_bytes(0, 1, 16, stereo, 8));
   CHECK_THROWS_AS(bark::read_audio((dir / "zero.wav").string()), std::runtime_error);
-  write_file(dir / "junk.flac", "fLaC this is not a FLAC stream at all");
+  bark_test::write_text(dir / "junk.flac", "fLaC this is not a FLAC stream at all");
   CHECK_THROWS_WITH(bark::read_audio((dir / "junk.flac").string()), Contains("junk.flac"));
-  write_file(dir / "empty.wav", "");
+  bark_test::write_text(dir / "empty.wav", "");
   CHECK_THROWS_WITH(bark::read_audio((dir / "empty.wav").string()), Contains("empty.wav"));
-  write_file(dir / "nodata.wav", wav_bytes(1, 1, 16, "", 0));
+  bark_test::write_text(dir / "nodata.wav", wav_bytes(1, 1, 16, "", 0));
   CHECK_THROWS_WITH(bark::read_audio((dir / "nodata.wav").string()), Contains("no audio samples"));
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  write_file(dir / "nan.wav", wav_bytes(1, 3, 32, floats({0.1f, nan, 0.2f}), 12));
+  bark_test::write_text(dir / "nan.wav", wav_bytes(1, 3, 32, floats({0.1f, nan, 0.2f}), 12));
   CHECK_THROWS_WITH(bark::read_audio((dir / "nan.wav").string()), Contains("sample 1 is NaN or infinite"));
 }
 
@@ -291,9 +274,9 @@ TEST_CASE("voice cloning matches the Python recipe and upstream Bark accepts the
   CHECK(bark_test::max_abs_diff(rec_t, g["samples"]) == 0.0);
   // the same FLAC cut in half: an error naming the file, or the frames before the cut
   {
-    const std::string flac = slurp(ref / "recording.flac");
+    const std::string flac = bark_test::slurp_text(ref / "recording.flac");
     const fs::path cut = bark_test::temp_dir("clone_cut_flac") / "cut.flac";
-    write_file(cut, flac.substr(0, flac.size() / 2));
+    bark_test::write_text(cut, flac.substr(0, flac.size() / 2));
     try {
       const bark::Audio part = bark::read_audio(cut.string());
       CHECK(part.samples.size() < rec.samples.size());
@@ -372,9 +355,9 @@ TEST_CASE("voice cloning matches the Python recipe and upstream Bark accepts the
       // upstream generate_audio(history_prompt=<our .npz>) with the fixture models
       const fs::path npz = ref / "cloned.npz";
       bark::save_history_prompt(npz.string(), p);
-      const std::string out = run_script("--accept " + quote(npz.string()) + " --models " +
-                                             quote((bark_test::fixtures_dir() / "models" / "f0").string()) + " --vocab " +
-                                             quote(bark_test::vocab_path().string()),
+      const std::string out = run_script("--accept " + bark_test::shell_quote(npz.string()) + " --models " +
+                                             bark_test::shell_quote((bark_test::fixtures_dir() / "models" / "f0").string()) + " --vocab " +
+                                             bark_test::shell_quote(bark_test::vocab_path().string()),
                                          ref / "accept_log.txt");
       INFO(out);
       CHECK_THAT(out, Contains("accepted "));
@@ -406,16 +389,16 @@ TEST_CASE("voice cloning: short samples, missing and hostile model files fail wi
   // safetensors file, a config.json of hubert-large
   o.model_dir = clone_model_dir(ref, "hubert_st", "quantizer_v0.pth").string();
   o.quantizer_path = (dir / "bad.pth").string();
-  write_file(o.quantizer_path, "not a zip");
+  bark_test::write_text(o.quantizer_path, "not a zip");
   CHECK_THROWS_WITH(bark::VoiceCloner(o).clone(a), Contains("bad.pth"));
   o.quantizer_path = (dir / "lying.pth").string();
   {
-    std::string q = slurp(ref / "quantizer_v1.pth");
+    std::string q = bark_test::slurp_text(ref / "quantizer_v1.pth");
     const std::string from = "\"version\": 1", to = "\"version\": 0";
     const size_t at_ = q.find(from);
     REQUIRE(at_ != std::string::npos);  // stored (uncompressed) member
     q.replace(at_, from.size(), to);
-    write_file(o.quantizer_path, q);
+    bark_test::write_text(o.quantizer_path, q);
   }
   CHECK_THROWS_WITH(bark::VoiceCloner(o).clone(a), Contains(".info"));  // CRC or "says version = 0"
   o.quantizer_path.clear();
@@ -423,16 +406,16 @@ TEST_CASE("voice cloning: short samples, missing and hostile model files fail wi
   fs::create_directories(o.hubert_dir);
   fs::copy_file(ref / "hubert_st" / "config.json", fs::path(o.hubert_dir) / "config.json");
   {
-    const std::string st = slurp(ref / "hubert_st" / "model.safetensors");
-    write_file(fs::path(o.hubert_dir) / "model.safetensors", st.substr(0, st.size() / 2));  // cut short
+    const std::string st = bark_test::slurp_text(ref / "hubert_st" / "model.safetensors");
+    bark_test::write_text(fs::path(o.hubert_dir) / "model.safetensors", st.substr(0, st.size() / 2));  // cut short
   }
   CHECK_THROWS_WITH(bark::VoiceCloner(o).clone(a), Contains("outside the data section"));
   {
-    std::string cfg = slurp(ref / "hubert_st" / "config.json");
+    std::string cfg = bark_test::slurp_text(ref / "hubert_st" / "config.json");
     cfg.replace(cfg.find("\"group\""), 7, "\"layer\"");
-    write_file(fs::path(o.hubert_dir) / "config.json", cfg);
+    bark_test::write_text(fs::path(o.hubert_dir) / "config.json", cfg);
   }
   CHECK_THROWS_WITH(bark::VoiceCloner(o).clone(a), Contains("feat_extract_norm"));
-  write_file(fs::path(o.hubert_dir) / "config.json", "{\"hidden_size\": -3");
+  bark_test::write_text(fs::path(o.hubert_dir) / "config.json", "{\"hidden_size\": -3");
   CHECK_THROWS_WITH(bark::VoiceCloner(o).clone(a), Contains("not valid JSON"));
 }
