@@ -103,13 +103,13 @@ std::unique_ptr<models::GPT> ModelStore::load_gpt(const std::string& path, const
   const auto cfg = io::read_gpt_config(ck);
   check(cfg);
   auto model = std::make_unique<models::GPT>(cfg);  // parameters on the meta device: nothing allocated
-  io::read_weights(*ck.archive, ck.weights, model->named_parameters());
+  const auto plan = gpt_weight_plan(options_.precision);
+  if (plan.linear != models::WeightFormat::Fp32) check_fast_device();
+  // fast modes: each weight converted as it is read (no whole fp32 model in memory)
+  io::read_weights(*ck.archive, ck.weights, model->named_parameters(), plan);
   model->load(ck.weights);
   announce_checkpoint(ck, what, announce, t0);
-  const auto plan = gpt_weight_plan(options_.precision);
   if (plan.linear != models::WeightFormat::Fp32) {
-    check_fast_device();
-    model->convert_weights(plan);
     announce_load(announce, "{} model: {} weights (fast mode: outputs differ from upstream's)", what,
                   models::weight_format_name(plan.linear));
   }
@@ -169,13 +169,12 @@ const models::FineGPT& ModelStore::fine(bool announce) const {
       throw not_a(ck.path, "fine", "expected 8 codebooks, a vocabulary of 1056 and a block size of 1024 as in fine_2.pt");
     }
     auto model = std::make_unique<models::FineGPT>(cfg);
-    io::read_weights(*ck.archive, ck.weights, model->named_parameters());
+    const auto plan = fine_weight_plan(options_.precision);
+    if (plan.linear != models::WeightFormat::Fp32) check_fast_device();
+    io::read_weights(*ck.archive, ck.weights, model->named_parameters(), plan);
     model->load(ck.weights);
     announce_checkpoint(ck, "fine", announce, t0);
-    const auto plan = fine_weight_plan(options_.precision);
     if (plan.linear != models::WeightFormat::Fp32) {
-      check_fast_device();
-      model->convert_weights(plan);
       announce_load(announce, "fine model: {} weights (fast mode: outputs differ from upstream's)",
                     models::weight_format_name(plan.linear));
     }
