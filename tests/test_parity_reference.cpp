@@ -9,6 +9,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +32,7 @@
 #include "io/checkpoint.h"
 #include "models/encodec.h"
 #include "tensor_npz.h"
+#include "cli_helpers.h"
 #include "test_common.h"
 
 namespace fs = std::filesystem;
@@ -38,48 +41,30 @@ namespace {
 
 constexpr double kWavTol = 1e-4;
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using bark_test::shell_quote;
+using bark_test::slurp_text;
 
 std::string tail_of(const std::string& s, size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
 
-// Output directories of this process, removed at exit unless $BARK_KEEP_REFERENCE is set.
-struct ReferenceDirs {
-  std::map<std::string, fs::path> by_kinds;
-  ~ReferenceDirs() {
-    const char* keep = std::getenv("BARK_KEEP_REFERENCE");
-    if (keep != nullptr && *keep != '\0') return;
-    std::error_code ec;
-    for (const auto& [k, dir] : by_kinds) fs::remove_all(dir, ec);
+// FNV-1a over the inputs of a reference run: the script itself, the fixture manifest and the
+// interpreter. Any change gives another directory, so a stale output is never reused.
+std::string reference_key(const std::string& kinds, const std::string& python, const fs::path& script) {
+  uint64_t h = 14695981039346656037ull;
+  for (const std::string& part : {kinds, python, bark_test::shared_dir().string(), slurp_text(script),
+                                  slurp_text(bark_test::fixtures_dir() / "manifest.json")}) {
+    for (unsigned char c : part + '\0') h = (h ^ c) * 1099511628211ull;
   }
-};
-
-ReferenceDirs& reference_dirs() {
-  static ReferenceDirs dirs;
-  return dirs;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
 }
 
-// Runs scripts/dump_reference.py --kinds `kinds` once per process; returns its output directory.
-// Each test case asks only for its own kinds, so a run through ctest (one process per test case)
-// generates every reference case exactly once, as a single `bark_tests "[parity]"` run does.
+// Runs scripts/dump_reference.py --kinds `kinds` once per build tree and returns its output
+// directory (<build>/tests/reference/<kinds>-<key>). ctest runs each test case in its own
+// process and several cases replay the same upstream runs (each kind singly and as a batch):
+// the first process generates them under a lock, the others wait and read the same files.
 fs::path reference_dir(const std::string& kinds) {
-  auto& dirs = reference_dirs().by_kinds;
+  static std::map<std::string, fs::path> dirs;  // this process
   if (auto it = dirs.find(kinds); it != dirs.end()) return it->second;
 
   const std::string python = bark_test::reference_python();
@@ -92,29 +77,45 @@ fs::path reference_dir(const std::string& kinds) {
   }
   const fs::path script = bark_test::source_dir() / "scripts" / "dump_reference.py";
   REQUIRE(fs::exists(script));
-  const fs::path out = fs::temp_directory_path() /
-                       ("bark_test_reference_" + kinds + "_" + std::to_string(static_cast<long>(::getpid())));
-  fs::remove_all(out, ec);
-  fs::create_directories(out);
-  dirs[kinds] = out;  // cleaned up at exit even if the script fails
+  const fs::path root = bark_test::binary_dir() / "tests" / "reference";
+  fs::create_directories(root);
+  const fs::path out = root / (kinds + "-" + reference_key(kinds, python, script));
+  // one writer per kind; the lock is released when the process exits, even on a crash
+  const int lock = ::open((root / (kinds + ".lock")).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  REQUIRE(lock >= 0);
+  REQUIRE(::flock(lock, LOCK_EX) == 0);
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{lock};
+  if (fs::exists(out / "index.json")) {  // index.json is written last: a complete run
+    dirs[kinds] = out;
+    return out;
+  }
+  const fs::path tmp = root / (kinds + ".tmp");
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
   const fs::path models = bark_test::fixtures_dir() / "models" / "f0";
   std::string cmd = shell_quote(python) + " " + shell_quote(script.string()) +
                     " --models " + shell_quote(models.string()) +
                     " --vocab " + shell_quote(bark_test::vocab_path().string()) +
                     " --prompts " + shell_quote((bark_test::assets_dir() / "prompts").string()) +
-                    " --out " + shell_quote(out.string()) + " --kinds " + shell_quote(kinds);
+                    " --out " + shell_quote(tmp.string()) + " --kinds " + shell_quote(kinds);
   if (kinds == "audio") {
     // first regenerates a shared upstream fixture: the script's models are the fixtures' models
     cmd += " --self-check " + shell_quote((bark_test::fixtures_dir() / "pipeline" / "f0" / "t1_none_seed0.npz").string());
   }
-  const fs::path log = out / "dump_reference.log";
+  const fs::path log = tmp / "dump_reference.log";
   cmd += " > " + shell_quote(log.string()) + " 2>&1";
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
     FAIL("scripts/dump_reference.py failed (status " << rc << "):\n  " << cmd << "\n"
-                                                       << tail_of(read_text(log), 4000));
+                                                       << tail_of(slurp_text(log), 4000));
   }
-  REQUIRE(fs::exists(out / "index.json"));
+  REQUIRE(fs::exists(tmp / "index.json"));
+  fs::remove_all(out, ec);
+  fs::rename(tmp, out);
+  dirs[kinds] = out;
   return out;
 }
 
