@@ -1,5 +1,6 @@
 // .npy / .npz reading and writing; format per numpy/lib/format.py (numpy 1.24).
 #include "io/npy.h"
+#include "io/bytes.h"
 
 #include <sys/stat.h>
 
@@ -219,11 +220,6 @@ class LiteralParser {
   size_t pos_ = 0;
 };
 
-uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
-         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
-}
 
 std::string shape_repr(const std::vector<int64_t>& shape) {
   // Python's repr of a tuple of ints.

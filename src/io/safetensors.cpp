@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/bytes.h"
+
 namespace bark::io {
 namespace {
 
@@ -68,8 +70,7 @@ models::TensorSource load_safetensors(const std::string& path) {
   mapping->size = file_size;
   const auto* bytes = static_cast<const uint8_t*>(p);
 
-  uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[i];
+  const uint64_t header_size = le64(bytes);
   if (header_size > kMaxHeaderSize) throw fail("header length " + std::to_string(header_size) + " exceeds 100 MB");
   if (header_size > file_size - 8) {
     throw fail("header length " + std::to_string(header_size) + " runs past the end of the file (" +

@@ -1,6 +1,7 @@
 // Minimal ZIP reader/writer (see zip.h). Format reference: PKWARE APPNOTE.TXT 6.3.x,
 // sections 4.3 (structure), 4.4 (fields), 4.5.3 (ZIP64 extended information extra field).
 #include "io/zip.h"
+#include "io/bytes.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -34,25 +35,7 @@ constexpr size_t kMaxCommentSize = 0xFFFF;
 // a member claiming more is corrupt, and refusing it bounds allocations by the file size.
 constexpr uint64_t kMaxDeflateRatio = 1032;
 
-uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
-         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
-}
-uint64_t le64(const uint8_t* p) {
-  return static_cast<uint64_t>(le32(p)) | (static_cast<uint64_t>(le32(p + 4)) << 32);
-}
 
-void put16(std::vector<uint8_t>& out, uint16_t v) {
-  out.push_back(static_cast<uint8_t>(v));
-  out.push_back(static_cast<uint8_t>(v >> 8));
-}
-void put32(std::vector<uint8_t>& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void put64(std::vector<uint8_t>& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
 
 // a + b <= limit, without overflow.
 bool fits(uint64_t a, uint64_t b, uint64_t limit) { return a <= limit && b <= limit - a; }
