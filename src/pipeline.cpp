@@ -119,12 +119,7 @@ CodebookTokens from_codes(const generation::Codes& c) { return {c.rows, c.cols, 
 
 void validate_semantic(const SemanticTokens& s) {
   if (s.empty()) throw std::invalid_argument("semantic tokens are empty");
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] < 0 || s[i] >= generation::SEMANTIC_VOCAB_SIZE) {
-      throw std::invalid_argument("semantic token " + std::to_string(i) + " is " + std::to_string(s[i]) +
-                                  ", outside [0, 10000)");
-    }
-  }
+  generation::check_token_range(s, generation::SEMANTIC_VOCAB_SIZE, "semantic tokens");
 }
 
 void validate_codes(const CodebookTokens& t, int64_t min_rows, int64_t max_rows, const char* what) {
@@ -134,11 +129,7 @@ void validate_codes(const CodebookTokens& t, int64_t min_rows, int64_t max_rows,
                                 std::to_string(max_rows) + " codebooks and at least one frame, got " +
                                 std::to_string(t.n_codebooks) + " x " + std::to_string(t.n_frames));
   }
-  for (int64_t v : t.data) {
-    if (v < 0 || v >= generation::CODEBOOK_SIZE) {
-      throw std::invalid_argument(std::string(what) + " holds code " + std::to_string(v) + ", outside [0, 1024)");
-    }
-  }
+  generation::check_token_range(t.data, generation::CODEBOOK_SIZE, what);
 }
 
 

@@ -327,7 +327,7 @@ TEST_CASE("history_prompt: validate_history_prompt messages", "[unit]") {
   expect(p, "'semantic_prompt'", "non-empty");
   p = make_prompt(4, 6);
   p.semantic_prompt[2] = 10000;
-  expect(p, "'semantic_prompt'", "got [0, 10000]");
+  expect(p, "'semantic_prompt'", "value 10000 at position 2 is outside [0, 10000)");
   p = make_prompt(4, 6);
   p.coarse_prompt.n_codebooks = 3;
   p.coarse_prompt.n_frames = 4;
@@ -382,7 +382,7 @@ TEST_CASE("history_prompt: load errors name the file, the key and the problem", 
                                    {"fine_prompt", make_int64({8, 6}, std::vector<int64_t>(48, 1024))}});
   REQUIRE_THROWS_AS(bark::load_history_prompt(p.string()), std::invalid_argument);
   REQUIRE_THROWS_WITH(bark::load_history_prompt(p.string()),
-                      Contains(p.string()) && Contains("'fine_prompt'") && Contains("got [1024, 1024]"));
+                      Contains(p.string()) && Contains("'fine_prompt'") && Contains("value 1024 at position 0 is outside [0, 1024)"));
   REQUIRE_THROWS_WITH(bark::load_history_prompt((dir / "missing.npz").string()), Contains("missing.npz"));
   auto kind_of = [](const std::string& path) -> std::string {
     try {

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace bark::generation {
 
@@ -23,5 +26,21 @@ constexpr int64_t COARSE_INFER_TOKEN = 12'050;
 constexpr int64_t MAX_SEMANTIC_STEPS = 768;  // generate_text_semantic n_tot_steps
 constexpr int64_t FINE_WINDOW = 1024;        // generate_fine buffer length
 constexpr int64_t FINE_STEP = 512;           // generate_fine window stride / max history
+
+}  // namespace bark::generation
+
+namespace bark::generation {
+
+// The one check of token values (semantic tokens, codebook codes, history prompts): throws
+// std::invalid_argument "<what>: value V at position I is outside [0, limit)" for the first value
+// out of range. Upstream indexes embeddings with them, where a bad value is an IndexError.
+inline void check_token_range(const std::vector<int64_t>& values, int64_t limit, const std::string& what) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < 0 || values[i] >= limit) {
+      throw std::invalid_argument(what + ": value " + std::to_string(values[i]) + " at position " + std::to_string(i) +
+                                  " is outside [0, " + std::to_string(limit) + ")");
+    }
+  }
+}
 
 }  // namespace bark::generation

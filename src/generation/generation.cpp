@@ -546,12 +546,7 @@ std::vector<float> codec_decode(const models::Encodec& codec, const Codes& fine)
     throw std::invalid_argument("codec_decode: " + std::to_string(fine.rows) + " codebooks but the codec has " +
                                 std::to_string(codec.config().n_q));
   }
-  for (int64_t v : fine.data) {
-    if (v < 0 || v >= codec.config().bins) {
-      throw std::invalid_argument("codec_decode: code " + std::to_string(v) + " outside [0, " +
-                                  std::to_string(codec.config().bins) + ")");
-    }
-  }
+  check_token_range(fine.data, codec.config().bins, "codec_decode: codes");
   // arr = torch.from_numpy(fine_tokens)[None].transpose(0, 1): (n_q, 1, T)
   const at::Tensor arr = at::tensor(fine.data, at::TensorOptions().dtype(at::kLong)).view({1, fine.rows, fine.cols}).transpose(0, 1);
   const at::Tensor emb = codec.quantizer_decode(arr);

@@ -22,6 +22,7 @@
 namespace bark {
 namespace {
 
+using generation::check_token_range;
 using generation::CODEBOOK_SIZE;
 using generation::COARSE_RATE_HZ;
 using generation::N_COARSE_CODEBOOKS;
@@ -54,13 +55,7 @@ void check_codebooks(const CodebookTokens& t, const char* key, int64_t n_codeboo
     throw std::invalid_argument(k + ": expected shape (" + std::to_string(n_codebooks) + ", n_frames), got " +
                                 shape_text(t.n_codebooks, t.n_frames));
   }
-  if (!t.data.empty()) {
-    const auto [lo, hi] = std::minmax_element(t.data.begin(), t.data.end());
-    if (*lo < 0 || *hi >= CODEBOOK_SIZE) {
-      throw std::invalid_argument(k + ": values must be in [0, " + std::to_string(CODEBOOK_SIZE) + "), got [" +
-                                  std::to_string(*lo) + ", " + std::to_string(*hi) + "]");
-    }
-  }
+  check_token_range(t.data, CODEBOOK_SIZE, k);
 }
 
 // Converts one array of the .npz; `ndim` 1 or 2.
@@ -111,11 +106,7 @@ void validate_history_prompt(const HistoryPrompt& prompt) {
                                   std::to_string(MAX_PROMPT_FRAMES) + " a history prompt may hold");
     }
   }
-  const auto [lo, hi] = std::minmax_element(s.begin(), s.end());
-  if (*lo < 0 || *hi >= SEMANTIC_VOCAB_SIZE) {
-    throw std::invalid_argument("'semantic_prompt': values must be in [0, " + std::to_string(SEMANTIC_VOCAB_SIZE) +
-                                "), got [" + std::to_string(*lo) + ", " + std::to_string(*hi) + "]");
-  }
+  check_token_range(s, SEMANTIC_VOCAB_SIZE, "'semantic_prompt'");
   // generate_coarse: coarse_prompt 2 x M in [0, CODEBOOK_SIZE), and
   //   round(M / len(semantic), 1) == round(semantic_to_coarse_ratio / N_COARSE_CODEBOOKS, 1)
   // with semantic_to_coarse_ratio = COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS.
