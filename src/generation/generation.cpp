@@ -56,15 +56,6 @@ at::Tensor sample(const at::Tensor& relevant_logits, const SamplingOptions& o, a
 
 }  // namespace
 
-int64_t py_round(double x) {
-  const double r = std::round(x);
-  if (std::fabs(x - std::trunc(x)) == 0.5) {  // tie: to even
-    const double down = std::floor(x);
-    return static_cast<int64_t>(std::fmod(down, 2.0) == 0.0 ? down : down + 1.0);
-  }
-  return static_cast<int64_t>(r);
-}
-
 at::Tensor filter_logits(at::Tensor logits, const SamplingOptions& options) {
   if (options.top_p) {
     // generation.py's top_p branch, run in numpy on the CPU:

@@ -17,6 +17,7 @@
 #include "models/encodec.h"
 #include "models/fine_gpt.h"
 #include "models/gpt.h"
+#include "python_round.h"
 
 namespace bark::generation {
 
@@ -133,7 +134,6 @@ Codes generate_fine(const models::FineGPT& model, const Codes& coarse, const His
 // codec_decode: (8, T) codes -> T * hop samples.
 std::vector<float> codec_decode(const models::Encodec& codec, const Codes& fine);
 
-// Python's round() on a double: half to even.
-int64_t py_round(double x);
+using bark::py_round;  // src/python_round.h
 
 }  // namespace bark::generation

@@ -18,6 +18,7 @@
 #include "generation/constants.h"
 #include "io/npy.h"
 #include "io/zip.h"
+#include "python_round.h"
 
 namespace bark {
 namespace {
@@ -29,15 +30,6 @@ using generation::N_COARSE_CODEBOOKS;
 using generation::N_FINE_CODEBOOKS;
 using generation::SEMANTIC_RATE_HZ;
 using generation::SEMANTIC_VOCAB_SIZE;
-
-// Python's round(x, 1) as a string: glibc printf rounds the exact binary value to nearest,
-// ties to even, which is what CPython's float.__round__ does (correctly rounded decimal).
-std::string round1(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1f", x);
-  std::string s = buf;
-  return s == "-0.0" ? "0.0" : s;
-}
 
 std::string shape_text(int64_t rows, int64_t cols) {
   return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
@@ -112,9 +104,9 @@ void validate_history_prompt(const HistoryPrompt& prompt) {
   // with semantic_to_coarse_ratio = COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS.
   check_codebooks(prompt.coarse_prompt, "coarse_prompt", N_COARSE_CODEBOOKS);
   const double semantic_to_coarse_ratio = COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS;
-  const std::string expected = round1(semantic_to_coarse_ratio / N_COARSE_CODEBOOKS);
+  const std::string expected = py_round1_text(semantic_to_coarse_ratio / N_COARSE_CODEBOOKS);
   const std::string actual =
-      round1(static_cast<double>(prompt.coarse_prompt.n_frames) / static_cast<double>(s.size()));
+      py_round1_text(static_cast<double>(prompt.coarse_prompt.n_frames) / static_cast<double>(s.size()));
   if (actual != expected) {
     throw std::invalid_argument("'coarse_prompt': " + std::to_string(prompt.coarse_prompt.n_frames) +
                                 " frames for " + std::to_string(s.size()) + " semantic tokens: ratio rounds to " +

@@ -14,6 +14,7 @@
 
 #include "logging.h"
 #include "text/utf8.h"
+#include "python_round.h"
 
 namespace bark::text {
 namespace {
@@ -178,14 +179,6 @@ CleanAction clean_action(char32_t cp) {
     default:
       return CleanAction::Keep;
   }
-}
-
-// Python's round(x, 1) for a finite double: the decimal nearest to x's exact value, ties
-// to even. glibc's printf rounds exactly that way.
-double python_round1(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1f", x);
-  return std::strtod(buf, nullptr);
 }
 
 constexpr std::string_view kSpecialTokens[5] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
@@ -571,7 +564,7 @@ std::vector<int64_t> encode_for_bark(const Tokenizer& tokenizer, std::string_vie
   if (dropped_percent != nullptr) *dropped_percent = 0.0;
   if (ids.size() > MAX_TEXT_TOKENS) {
     const double n = static_cast<double>(ids.size());
-    const double p = python_round1((n - static_cast<double>(MAX_TEXT_TOKENS)) / n * 100);
+    const double p = py_round1((n - static_cast<double>(MAX_TEXT_TOKENS)) / n * 100);
     bark::log().warn("warning, text too long, lopping of last {:.1f}%", p);  // generation.py
     if (dropped_percent != nullptr) *dropped_percent = p;
     ids.resize(MAX_TEXT_TOKENS);
