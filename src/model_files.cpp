@@ -271,6 +271,12 @@ std::vector<FileCandidate> model_file_candidates(ModelFile file, const std::stri
     }
     case ModelFile::Vocab:
       add_hf_vocab_candidates(out);
+      // transformers' Bark snapshots carry the same vocab.txt, whichever size
+      for (bool small : {use_small, !use_small}) {
+        for (const auto& snapshot : hf_bark_snapshots(small)) {
+          out.push_back({join(snapshot, VOCAB_FILE_NAME), "Hugging Face hub cache, " + hf_bark_repo(small)});
+        }
+      }
       break;
   }
   return out;

@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "bark/errors.h"
 #include "bark/pipeline.h"
 #include "fixture_models.h"
+#include "hf_fixture.h"
 #include "model_files.h"
 #include "tensor_npz.h"
 #include "test_common.h"
@@ -59,25 +61,7 @@ class IsolatedCaches {
   std::map<std::string, std::optional<std::string>> saved_;
 };
 
-// The three transformers-layout directories, written once per test process.
-fs::path hf_fixture_dir() {
-  static const fs::path dir = [] {
-    const fs::path out = bark_test::temp_dir("hf_bark_" + std::to_string(::getpid()));
-    const fs::path models = bark_test::fixtures_dir() / "models" / "f0";
-    const std::string cmd = bark_test::reference_python() + " " + (bark_test::source_dir() / "scripts/make_hf_bark.py").string() +
-                            " --models " + models.string() + " --voice " +
-                            (bark_test::assets_dir() / "prompts/v2/en_speaker_6.npz").string() + " --vocab " +
-                            bark_test::vocab_path().string() + " --out " + out.string() + " > " +
-                            (out / "make_hf_bark.log").string() + " 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
-      std::ifstream log(out / "make_hf_bark.log");
-      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-      FAIL("scripts/make_hf_bark.py failed (reference venv: " << bark_test::reference_python() << "):\n" << text);
-    }
-    return out;
-  }();
-  return dir;
-}
+using bark_test::hf_fixture_dir;
 
 bark::PipelineOptions hf_options(const fs::path& dir) {
   bark::PipelineOptions o = bark_test::fixture_pipeline_options();
@@ -163,6 +147,13 @@ TEST_CASE("a transformers-layout model gives the tokens and audio of the origina
   const bark_test::Npz upstream((bark_test::fixtures_dir() / "pipeline/f0/t0_v2_en_speaker_6_seed0.npz").string());
   REQUIRE(ref_voice.full.semantic_prompt == upstream.arrays.at("semantic").to_int64());
 
+  // pytorch_model.bin holds the causal masks as BoolStorage buffers: listed, never read
+  const auto config = bark::io::read_hf_bark_config((hf / "bin" / "config.json").string());
+  const auto semantic = bark::io::open_hf_bark_part((hf / "bin" / "pytorch_model.bin").string(),
+                                                    bark::io::BarkPart::Semantic, config);
+  CHECK(std::any_of(semantic.weights.tensors.begin(), semantic.weights.tensors.end(),
+                    [](const auto& e) { return e.first == "transformer.h.0.attn.bias"; }));
+
   for (const char* variant : {"safetensors", "bin", "sharded"}) {
     SECTION(variant) {
       const bark::Pipeline pipe(hf_options(hf / variant));
@@ -196,13 +187,11 @@ TEST_CASE("a transformers-layout model gives the tokens and audio of the origina
 TEST_CASE("the Hugging Face hub cache is searched after the model directories", "[unit][hf]") {
   IsolatedCaches env("hf_cache");
   const fs::path hf = hf_fixture_dir() / "safetensors";
-  const fs::path hub = env.root() / "hub";
+  const fs::path hub = bark_test::make_hf_hub_cache(env.root(), hf);
   env.set("HF_HUB_CACHE", hub);
   const fs::path repo = hub / "models--suno--bark-small";
-  const fs::path snapshot = linked_copy(hf, repo / "snapshots" / "0123abcd");
+  const fs::path snapshot = repo / "snapshots" / "0123abcd";
   fs::create_directories(repo / "snapshots" / "ffff0000");  // another revision, without weights
-  fs::create_directories(repo / "refs");
-  write_text(repo / "refs" / "main", "0123abcd\n");
 
   auto files = bark::locate_model_files("", /*use_small=*/true);
   CHECK(files.hf_config == (snapshot / "config.json").string());
@@ -210,6 +199,7 @@ TEST_CASE("the Hugging Face hub cache is searched after the model directories", 
   CHECK(files.codec == files.text);
   CHECK(files.vocab == (snapshot / "vocab.txt").string());
   CHECK(files.hf_voices == (snapshot / "speaker_embeddings_path.json").string());
+  CHECK(bark::locate_vocab("") == (snapshot / "vocab.txt").string());  // (tokenizing, --print-tokens)
 
   // the large model is another repo: missing, and the error names every place it looked
   const std::string missing = message_of([] { bark::locate_model_files("", /*use_small=*/false); });
