@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -200,6 +201,15 @@ TEST_CASE("the Hugging Face hub cache is searched after the model directories", 
   CHECK(files.vocab == (snapshot / "vocab.txt").string());
   CHECK(files.hf_voices == (snapshot / "speaker_embeddings_path.json").string());
   CHECK(bark::locate_vocab("") == (snapshot / "vocab.txt").string());  // (tokenizing, --print-tokens)
+
+  // without refs/main, the newest snapshot (with weights) is taken
+  fs::remove(repo / "refs" / "main");
+  const fs::path newer = linked_copy(hf_fixture_dir() / "bin", repo / "snapshots" / "4567cdef");
+  fs::last_write_time(snapshot, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  fs::last_write_time(repo / "snapshots" / "ffff0000", fs::file_time_type::clock::now() + std::chrono::hours(1));
+  CHECK(bark::locate_model_files("", /*use_small=*/true).text == (newer / "pytorch_model.bin").string());
+  fs::remove_all(newer);
+  write_text(repo / "refs" / "main", "0123abcd\n");
 
   // the large model is another repo: missing, and the error names every place it looked
   const std::string missing = message_of([] { bark::locate_model_files("", /*use_small=*/false); });
