@@ -317,3 +317,47 @@ TEST_CASE("Pipeline with precision fp16 and int8 generates valid audio, tokens a
   CHECK(std::string(bark::precision_name(bark::Precision::Int8)) == "int8");
   CHECK_THROWS_AS(bark::parse_precision("int4"), std::invalid_argument);
 }
+
+TEST_CASE("fast modes convert each weight as it is read: the same tensors as converting after an fp32 load",
+          "[unit][fast]") {
+  at::NoGradGuard no_grad;
+  const auto path = (bark_test::fixtures_dir() / "models/f0/text.pt").string();
+  for (const auto& plan : {kFp16Plan, kInt8Plan}) {
+    auto after = load_fixture_gpt("text.pt");
+    after.convert_weights(plan);
+
+    auto ck = bark::io::open_bark_checkpoint(path);
+    bark::models::GPT streamed(bark::io::read_gpt_config(ck));
+    bark::io::read_weights(*ck.archive, ck.weights, streamed.named_parameters(), plan);
+    CHECK(ck.weights.converted);
+    streamed.load(ck.weights);
+    const auto a = after.named_parameters(), b = streamed.named_parameters();
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      INFO(a[i].first);
+      REQUIRE(a[i].first == b[i].first);
+      const at::Tensor &x = *a[i].second, &y = *b[i].second;
+      REQUIRE(x.scalar_type() == y.scalar_type());
+      if (x.scalar_type() == at::kQInt8) {
+        CHECK(at::equal(x.int_repr(), y.int_repr()));
+        CHECK(at::equal(x.q_per_channel_scales(), y.q_per_channel_scales()));
+      } else {
+        CHECK(at::equal(x, y));
+      }
+      // a converted weight no longer aliases a file storage: only its own bytes are kept
+      if (x.scalar_type() != at::kFloat) CHECK(y.storage().nbytes() == static_cast<size_t>(y.numel() * y.element_size()));
+    }
+    CHECK(streamed.convert_weights(plan) == 0);  // nothing left to convert
+  }
+  // an exact-mode source never keeps fp16 / int8 tensors: a file's fp16 weight becomes fp32
+  bark::models::TensorSource half_source;
+  half_source.origin = "test";
+  auto gpt = load_fixture_gpt("text.pt");
+  for (const auto& [name, t] : gpt.named_parameters()) half_source.tensors.emplace_back(name, t->to(at::kHalf));
+  bark::models::GPT from_half(gpt.config());
+  from_half.load(half_source);
+  for (const auto& [name, t] : from_half.named_parameters()) {
+    INFO(name);
+    if (!name.empty() && name.find(".attn.bias") == std::string::npos) CHECK(t->scalar_type() == at::kFloat);
+  }
+}

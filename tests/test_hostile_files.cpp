@@ -182,6 +182,12 @@ TEST_CASE("unpickler: a list that contains itself is refused and freed", "[unit]
   CHECK_THROWS_WITH(
       bark::io::unpickle(reinterpret_cast<const uint8_t*>(broken.data()), broken.size(), "broken"),
       Contains("truncated"));
+  // a cycle whose only reference was a memo entry stored again (fuzz_pickle found the leak):
+  // EMPTY_LIST BINPUT 1 BINGET 1 APPEND (l.append(l)), POP, EMPTY_DICT BINPUT 1
+  const std::string overwritten = std::string("\x80\x02]q\x01h\x01" "a0}q\x01.", 14);
+  CHECK_THROWS_WITH(
+      bark::io::unpickle(reinterpret_cast<const uint8_t*>(overwritten.data()), overwritten.size(), "memo"),
+      Contains("memo key 1 stored twice"));
   // shared (not cyclic) references stay allowed: [x, x] with x = []
   const std::string shared = std::string("\x80\x02](]q\x01h\x01" "e.", 11);
   const auto v = bark::io::unpickle(reinterpret_cast<const uint8_t*>(shared.data()), shared.size(), "shared");

@@ -751,24 +751,28 @@ int run(const Options& opt) {
   std::unique_ptr<models::Encodec> codec;
 
   if (!opt.checkpoint.empty()) {
-    // The pipeline's path (pipeline.cpp text_model()): read, config from model_args, load.
+    // The pipeline's path (engine/model_store.cpp): open, config from model_args, read only the
+    // model's tensors (in the fast modes each converted as it is read), load.
     rep.load.ran = true;
     rep.load.path = opt.checkpoint;
     rep.load.rss_before_mb = current_rss_mb();
     std::ifstream f(opt.checkpoint, std::ios::binary | std::ios::ate);
     if (!f) throw std::runtime_error("cannot open checkpoint '" + opt.checkpoint + "'");
     rep.load.file_mb = static_cast<double>(f.tellg()) / (1024.0 * 1024.0);
+    const bark::Precision precision = bark::parse_precision(opt.precision);
     const double cpu0 = cpu_seconds();
     const auto t0 = Clock::now();
-    auto ck = bark::io::load_bark_checkpoint(opt.checkpoint);
+    auto ck = bark::io::open_bark_checkpoint(opt.checkpoint);
     if (ck.model_args->get("n_codes_total") != nullptr) {
       auto m = std::make_unique<models::FineGPT>(bark::io::read_fine_config(ck));
+      bark::io::read_weights(*ck.archive, ck.weights, m->named_parameters(), bark::engine::fine_weight_plan(precision));
       m->load(ck.weights);
       rep.load.seconds = seconds_since(t0);
       rep.load.cpu_seconds = cpu_seconds() - cpu0;
       rep.load.params = count_params(m->named_parameters());
     } else {
       auto m = std::make_unique<models::GPT>(bark::io::read_gpt_config(ck));
+      bark::io::read_weights(*ck.archive, ck.weights, m->named_parameters(), bark::engine::gpt_weight_plan(precision));
       m->load(ck.weights);
       rep.load.seconds = seconds_since(t0);
       rep.load.cpu_seconds = cpu_seconds() - cpu0;
@@ -780,6 +784,7 @@ int run(const Options& opt) {
         text = std::move(m);  // the loaded text model serves the semantic stage
       }
     }
+    ck = {};  // what the pipeline keeps: the model only
     rep.load.peak_rss_after_mb = peak_rss_mb();
     rep.load.rss_after_mb = current_rss_mb();
   }

@@ -29,7 +29,8 @@ struct OpenedWeights {
   std::string config_path;  // where the model's config comes from (the checkpoint, or config.json)
   std::string note;         // " (best val loss 0.123)" or ""
   models::TensorSource weights;
-  std::function<void(models::TensorSource&, const models::ParamSlots&)> read;
+  // with a fast mode's plan, each weight is converted as it is read
+  std::function<void(models::TensorSource&, const models::ParamSlots&, const models::WeightPlan&)> read;
   std::optional<io::BarkCheckpoint> checkpoint;  // our layout: model_args
   std::optional<io::HfBarkConfig> hf;             // the transformers layout: config.json
 };
@@ -42,8 +43,8 @@ OpenedWeights open_weights(const ModelFiles& files, io::BarkPart part, const std
     w.config_path = files.hf_config;
     auto opened = std::make_shared<io::HfBarkPart>(io::open_hf_bark_part(path, part, *w.hf));
     w.weights = opened->weights;  // no tensor data read yet (or only mapped)
-    w.read = [opened](models::TensorSource& weights, const models::ParamSlots& slots) {
-      opened->read(slots);
+    w.read = [opened](models::TensorSource& weights, const models::ParamSlots& slots, const models::WeightPlan& plan) {
+      opened->read(slots, plan);
       weights = opened->weights;
     };
     return w;
@@ -61,8 +62,8 @@ OpenedWeights open_weights(const ModelFiles& files, io::BarkPart part, const std
     archive = w.checkpoint->archive;
     if (w.checkpoint->best_val_loss) w.note = fmt::format(" (best val loss {:.3f})", *w.checkpoint->best_val_loss);
   }
-  w.read = [archive](models::TensorSource& weights, const models::ParamSlots& slots) {
-    io::read_weights(*archive, weights, slots);
+  w.read = [archive](models::TensorSource& weights, const models::ParamSlots& slots, const models::WeightPlan& plan) {
+    io::read_weights(*archive, weights, slots, plan);
   };
   return w;
 }
@@ -151,13 +152,13 @@ std::unique_ptr<models::GPT> ModelStore::load_gpt(
   const auto cfg = w.hf ? (coarse ? w.hf->coarse : w.hf->semantic) : io::read_gpt_config(*w.checkpoint);
   check(cfg, w.config_path);
   auto model = std::make_unique<models::GPT>(cfg);  // parameters on the meta device: nothing allocated
-  w.read(w.weights, model->named_parameters());
+  const auto plan = gpt_weight_plan(options_.precision);
+  if (plan.linear != models::WeightFormat::Fp32) check_fast_device();
+  // fast modes: each weight converted as it is read (no whole fp32 model in memory)
+  w.read(w.weights, model->named_parameters(), plan);
   model->load(w.weights);
   announce_weights(w, what, announce, t0);
-  const auto plan = gpt_weight_plan(options_.precision);
   if (plan.linear != models::WeightFormat::Fp32) {
-    check_fast_device();
-    model->convert_weights(plan);
     announce_load(announce, "{} model: {} weights (fast mode: outputs differ from upstream's)", what,
                   models::weight_format_name(plan.linear));
   }
@@ -216,13 +217,12 @@ const models::FineGPT& ModelStore::fine(bool announce) const {
       throw not_a(w.config_path, "fine", "expected 8 codebooks, a vocabulary of 1056 and a block size of 1024 as in fine_2.pt");
     }
     auto model = std::make_unique<models::FineGPT>(cfg);
-    w.read(w.weights, model->named_parameters());
+    const auto plan = fine_weight_plan(options_.precision);
+    if (plan.linear != models::WeightFormat::Fp32) check_fast_device();
+    w.read(w.weights, model->named_parameters(), plan);
     model->load(w.weights);
     announce_weights(w, "fine", announce, t0);
-    const auto plan = fine_weight_plan(options_.precision);
     if (plan.linear != models::WeightFormat::Fp32) {
-      check_fast_device();
-      model->convert_weights(plan);
       announce_load(announce, "fine model: {} weights (fast mode: outputs differ from upstream's)",
                     models::weight_format_name(plan.linear));
     }
@@ -245,7 +245,7 @@ const models::Encodec& ModelStore::codec(bool announce) const {
                                std::to_string(cfg.bins) + " entries; Bark needs 8 of 1024");
     }
     auto model = std::make_unique<models::Encodec>(cfg);
-    w.read(w.weights, model->named_parameters());
+    w.read(w.weights, model->named_parameters(), {});
     model->load(w.weights);
     // generation.py puts the codec on the models' device, except under MPS (it stays on the CPU)
     model->to(codec_device());

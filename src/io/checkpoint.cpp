@@ -51,6 +51,13 @@ class TensorArchive {
     return storage(ref.storage).as_strided(ref.sizes, ref.strides, ref.storage_offset);
   }
 
+  // Lets go of a storage read earlier (once no tensor of the model aliases it any more); a later
+  // tensor of the same storage reads it again.
+  void forget(const StorageRef& ref) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    storages_.erase(ref.key);
+  }
+
   TorchArchive index;
   ZipReader* zip;  // index.zip
   const std::string& prefix() const { return index.prefix; }
@@ -119,7 +126,9 @@ void read_all(const TensorArchive& archive, models::TensorSource& weights) {
 
 }  // namespace
 
-void read_weights(const TensorArchive& archive, models::TensorSource& weights, const models::ParamSlots& slots) {
+void read_weights(const TensorArchive& archive, models::TensorSource& weights, const models::ParamSlots& slots,
+                  const models::WeightPlan& plan) {
+  const bool convert = plan.linear != models::WeightFormat::Fp32 || plan.embedding != models::WeightFormat::Fp32;
   std::map<std::string, const at::Tensor*> wanted;
   for (const auto& [name, slot] : slots) wanted[name] = slot;
   if (weights.tensors.size() != archive.refs.size()) {
@@ -134,8 +143,16 @@ void read_weights(const TensorArchive& archive, models::TensorSource& weights, c
       throw std::runtime_error("checkpoint '" + archive.zip->path() + "': tensor '" + archive.refs[i].first +
                                "' holds NaN or infinite values (corrupt weights)");
     }
+    if (convert && models::planned_format(name, plan) != models::WeightFormat::Fp32) {
+      // a file's fp16 / bf16 weight is widened first, as load_parameters would
+      if (data.scalar_type() != at::kFloat && data.is_floating_point()) data = data.to(at::kFloat);
+      at::Tensor converted = models::convert_weight(name, data, plan);
+      if (!converted.is_alias_of(data)) archive.forget(archive.refs[i].second->storage);
+      data = std::move(converted);
+    }
     t = data;
   }
+  if (convert) weights.converted = true;
 }
 
 BarkCheckpoint open_bark_checkpoint(const std::string& path) {

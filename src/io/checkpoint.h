@@ -14,6 +14,7 @@
 #include "models/fine_gpt.h"
 #include "models/gpt.h"
 #include "models/parameters.h"
+#include "models/weights.h"
 
 namespace bark::io {
 
@@ -47,8 +48,11 @@ BarkCheckpoint load_bark_checkpoint(const std::string& path);
 // Reads the data of the tensors of `weights` named in `slots` whose declared shape is the
 // slot's, each bounded by its declared size; the others stay meta tensors (not read), which
 // load_parameters then reports as unexpected or mismatched. Tensors holding NaN or infinity
-// are refused naming the file and the tensor.
-void read_weights(const TensorArchive& archive, models::TensorSource& weights, const models::ParamSlots& slots);
+// are refused naming the file and the tensor. With a fast mode's `plan`, each tensor is
+// converted (models::convert_weight) as soon as it is read and its fp32 data let go, so loading
+// never holds the whole model in fp32 (weights.converted is then set).
+void read_weights(const TensorArchive& archive, models::TensorSource& weights, const models::ParamSlots& slots,
+                  const models::WeightPlan& plan = {});
 
 // A file whose top-level object is a state dict (EnCodec's encodec_24khz-*.th): opened as by
 // open_bark_checkpoint (meta tensors), or loaded whole.

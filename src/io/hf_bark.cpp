@@ -3,6 +3,7 @@
 #include <ATen/Functions.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -387,12 +388,13 @@ HfBarkPart open_hf_bark_part(const std::string& weights_path, BarkPart part, con
   return out;
 }
 
-void HfBarkPart::read(const models::ParamSlots& slots) {
+void HfBarkPart::read(const models::ParamSlots& slots, const models::WeightPlan& plan) {
   auto& impl = *impl_;
+  const bool convert = plan.linear != models::WeightFormat::Fp32 || plan.embedding != models::WeightFormat::Fp32;
   std::map<std::string, const at::Tensor*> wanted;
   for (const auto& [name, slot] : slots) wanted[name] = slot;
   for (auto& shard : impl.shards) {
-    if (shard.zip) read_weights(*shard.file.archive, shard.file.weights, slots);
+    if (shard.zip) read_weights(*shard.file.archive, shard.file.weights, slots, plan);
   }
   for (size_t i = 0; i < weights.tensors.size(); ++i) {
     const auto& o = impl.origins[i];
@@ -407,7 +409,14 @@ void HfBarkPart::read(const models::ParamSlots& slots) {
       throw std::runtime_error("safetensors file '" + shard.path + "': tensor '" + impl.file_names[i] +
                                "' holds NaN or infinite values (corrupt weights)");
     }
+    if (!shard.zip && convert && it != wanted.end() && t.sizes() == it->second->sizes() &&
+        models::planned_format(name, plan) != models::WeightFormat::Fp32) {
+      // the fast mode's format straight from the mapping (its fp32 pages are not kept)
+      if (t.scalar_type() != at::kFloat && t.is_floating_point()) t = t.to(at::kFloat);
+      t = models::convert_weight(name, t, plan);
+    }
   }
+  if (convert) weights.converted = true;
   for (size_t i = 0; i < weights.tensors.size(); ++i) {
     if (impl.origins[i].shard < 0) weights.tensors[i].second = weights.tensors[impl.origins[i].index].second;
   }
@@ -504,7 +513,8 @@ HistoryPrompt load_hf_voice(const std::string& speaker_embeddings_json, const st
   if (files.empty()) {
     throw ModelFilesMissing("voice preset '" + voice + "' not found: not in " + speaker_embeddings_json +
                                 " (model directory " + model_dir + ")",
-                            model_dir, {voice}, {"prompts"}, /*use_small=*/false, /*small_models_present=*/false);
+                            model_dir, {"prompts/" + voice + ".npz"}, {"prompts"}, /*use_small=*/false,
+                            /*small_models_present=*/false);
   }
   std::vector<std::string> missing;
   for (const auto& f : files) {
@@ -515,7 +525,8 @@ HistoryPrompt load_hf_voice(const std::string& speaker_embeddings_json, const st
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
     throw ModelFilesMissing("voice preset '" + voice + "' not found: no file " + list + " (model directory " +
                                 model_dir + ", listed in speaker_embeddings_path.json)",
-                            model_dir, missing, {"prompts"}, /*use_small=*/false, /*small_models_present=*/false);
+                            model_dir, {"prompts/" + voice + ".npz"}, {"prompts"}, /*use_small=*/false,
+                            /*small_models_present=*/false);
   }
   HistoryPrompt prompt;
   std::vector<int64_t> shape;

@@ -31,6 +31,7 @@
 #include "models/fine_gpt.h"
 #include "models/gpt.h"
 #include "models/parameters.h"
+#include "models/weights.h"
 
 namespace bark::io {
 
@@ -75,7 +76,8 @@ class HfBarkPart {
   models::TensorSource weights;
   // Reads the tensors named in `slots` whose declared shape is the slot's (the others are left
   // for load_parameters to report). Tensors holding NaN or infinity are refused naming the file.
-  void read(const models::ParamSlots& slots);
+  // With a fast mode's `plan`, each is converted as soon as it is read (as io::read_weights does).
+  void read(const models::ParamSlots& slots, const models::WeightPlan& plan = {});
 
  private:
   friend HfBarkPart open_hf_bark_part(const std::string&, BarkPart, const HfBarkConfig&);

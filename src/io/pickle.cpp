@@ -342,7 +342,12 @@ class Unpickler {
   void memo_put(uint64_t idx) {
     if (stack_.empty()) fail("malformed pickle: PUT on empty stack");
     if (idx > total_) fail("malformed pickle: memo index out of range");
-    memo_[idx] = stack_.back();
+    // Python's pickler stores each object under a new key. A replaced entry could be the last
+    // reference to a cycle, which the destructor would then never find and free (found by
+    // fuzz_pickle): refused.
+    if (!memo_.emplace(idx, stack_.back()).second) {
+      fail("malformed pickle: memo key " + std::to_string(idx) + " stored twice");
+    }
   }
   void memo_get(uint64_t idx) {
     auto it = memo_.find(idx);

@@ -33,6 +33,10 @@ void load_parameters(const ParamSlots& slots, const TensorSource& source,
       mismatched.push_back(os.str());
       continue;
     }
+    if (source.converted && (src.scalar_type() == at::kHalf || src.scalar_type() == at::kQInt8)) {
+      *slot = src;  // a fast mode's weight, converted as it was read
+      continue;
+    }
     if (!src.is_floating_point()) {
       mismatched.push_back(name + " (not a floating-point tensor)");
       continue;

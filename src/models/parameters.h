@@ -22,6 +22,9 @@ using ParamSlots = std::vector<std::pair<std::string, at::Tensor*>>;
 struct TensorSource {
   std::string origin;
   std::vector<std::pair<std::string, at::Tensor>> tensors;
+  // True when the tensors were converted to a fast mode's weight formats as they were read
+  // (io::read_weights with a WeightPlan): fp16 and int8 tensors are then kept as they are.
+  bool converted = false;
 };
 
 // A parameter of shape `sizes` that holds no memory until loaded.
@@ -29,7 +32,7 @@ at::Tensor unloaded(at::IntArrayRef sizes);
 
 // Fills every slot from `source` by name. A contiguous float32 source tensor becomes the
 // parameter itself (no copy: the model aliases the storage read from the file); other dtypes or
-// layouts are converted once. Names for which `ignore(name)` is true may be absent or extra.
+// layouts are converted to float32 once, except the fp16 / int8 weights of a `converted` source. Names for which `ignore(name)` is true may be absent or extra.
 // Every missing key, unexpected key and shape mismatch is reported at once, in one
 // std::runtime_error naming source.origin.
 void load_parameters(const ParamSlots& slots, const TensorSource& source,

@@ -257,29 +257,36 @@ at::Tensor weight_to_float(const at::Tensor& weight) {
   return weight;
 }
 
+WeightFormat planned_format(const std::string& name, const WeightPlan& plan) {
+  if (is_linear_weight(name)) return plan.linear;
+  if (name == "transformer.wte.weight") return plan.embedding;
+  return WeightFormat::Fp32;
+}
+
+at::Tensor convert_weight(const std::string& name, const at::Tensor& t, const WeightPlan& plan) {
+  if (!is_linear_weight(name) && name != "transformer.wte.weight") return t;  // never converted
+  const WeightFormat want = planned_format(name, plan);
+  const WeightFormat have = weight_format(t);
+  if (have == want) return t;
+  if (have != WeightFormat::Fp32) {
+    throw std::invalid_argument(std::string("cannot convert ") + name + " from " + weight_format_name(have) + " to " +
+                                weight_format_name(want) + " (only fp32 weights can be converted)");
+  }
+  TORCH_CHECK(!t.is_meta(), "convert_weight: ", name, " is not loaded");
+  if (want == WeightFormat::Fp16) return t.to(at::kHalf).contiguous();
+  TORCH_CHECK(name != "transformer.wte.weight", "int8 embeddings are not supported");
+  TORCH_CHECK(t.device().is_cpu(), "int8 weights are CPU only, ", name, " is on ", t.device());
+  return quantize_int8(t);
+}
+
 int64_t convert_parameters(const ParamSlots& slots, const WeightPlan& plan) {
   std::set<const at::Tensor*> done;  // tied parameters are listed under two names
   int64_t converted = 0;
   for (const auto& [name, t] : slots) {
-    WeightFormat want;
-    if (is_linear_weight(name)) want = plan.linear;
-    else if (name == "transformer.wte.weight") want = plan.embedding;
-    else continue;
     if (!t->defined() || !done.insert(t).second) continue;
-    const WeightFormat have = weight_format(*t);
-    if (have == want) continue;
-    if (have != WeightFormat::Fp32) {
-      throw std::invalid_argument(std::string("cannot convert ") + name + " from " + weight_format_name(have) + " to " +
-                                  weight_format_name(want) + " (only fp32 weights can be converted)");
-    }
-    TORCH_CHECK(!t->is_meta(), "convert_parameters: ", name, " is not loaded");
-    if (want == WeightFormat::Fp16) {
-      *t = t->to(at::kHalf).contiguous();
-    } else if (want == WeightFormat::Int8) {
-      TORCH_CHECK(name != "transformer.wte.weight", "int8 embeddings are not supported");
-      TORCH_CHECK(t->device().is_cpu(), "int8 weights are CPU only, ", name, " is on ", t->device());
-      *t = quantize_int8(*t);
-    }
+    at::Tensor c = convert_weight(name, *t, plan);
+    if (c.unsafeGetTensorImpl() == t->unsafeGetTensorImpl()) continue;
+    *t = std::move(c);
     ++converted;
   }
   return converted;

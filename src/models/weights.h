@@ -14,6 +14,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 
 #include "models/parameters.h"
 
@@ -35,9 +36,17 @@ struct WeightPlan {
   WeightFormat embedding = WeightFormat::Fp32;
 };
 
-// The one conversion pass over a model's parameters (GPT / FineGPT named_parameters()). Slots
-// already in the planned format are left alone; converting an fp16 or int8 weight to another
-// format is refused (the fp32 values are gone). Returns the number of tensors converted.
+// The format `plan` gives the parameter `name` (Fp32 for everything it does not convert).
+WeightFormat planned_format(const std::string& name, const WeightPlan& plan);
+
+// The one conversion of one tensor: `t` in planned_format(name, plan). A tensor already in that
+// format, or one the plan never converts (LayerNorms, biases, ...), is returned as it is; converting an fp16 or int8 weight to another format is refused
+// (the fp32 values are gone). Loading calls this on each tensor as soon as it is read
+// (io::read_weights), so a fast mode never holds a whole model in fp32.
+at::Tensor convert_weight(const std::string& name, const at::Tensor& t, const WeightPlan& plan);
+
+// convert_weight over a model's loaded parameters (GPT / FineGPT named_parameters(); tied
+// parameters once). Returns the number of tensors converted.
 int64_t convert_parameters(const ParamSlots& slots, const WeightPlan& plan);
 
 // Symmetric per-output-channel int8 quantization of a 2-D fp32 weight (out, in).
