@@ -14,6 +14,7 @@ writes, under --out:
   safetensors/   config.json, generation_config.json, model.safetensors (the default)
   bin/           the same with pytorch_model.bin (safe_serialization=False)
   sharded/       model-0000i-of-0000n.safetensors + model.safetensors.index.json
+  sharded_bin/   pytorch_model-0000i-of-0000n.bin + pytorch_model.bin.index.json
 each with vocab.txt and speaker_embeddings_path.json + speaker_embeddings/v2/en_speaker_6_*.npy
 (the voice preset's three arrays, laid out as BarkProcessor.save_pretrained writes them).
 """
@@ -139,7 +140,8 @@ def main():
     model.tie_weights()
 
     for sub, kwargs in (("safetensors", {}), ("bin", {"safe_serialization": False}),
-                        ("sharded", {"max_shard_size": "4MB"})):
+                        ("sharded", {"max_shard_size": "4MB"}),
+                        ("sharded_bin", {"max_shard_size": "4MB", "safe_serialization": False})):
         out = os.path.join(a.out, sub)
         shutil.rmtree(out, ignore_errors=True)
         model.save_pretrained(out, **kwargs)

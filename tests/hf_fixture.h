@@ -1,8 +1,8 @@
 // Test helper: the tiny f0 fixture models in the Hugging Face transformers layout, written once
 // per test process by scripts/make_hf_bark.py (reference venv) into a temporary directory:
 // safetensors/ (model.safetensors), bin/ (pytorch_model.bin), sharded/ (4 safetensors shards +
-// model.safetensors.index.json), each with config.json, vocab.txt and the speaker embeddings of
-// v2/en_speaker_6.
+// model.safetensors.index.json), sharded_bin/ (pytorch_model.bin shards + their index), each
+// with config.json, vocab.txt and the speaker embeddings of v2/en_speaker_6.
 #pragma once
 
 #include <unistd.h>

@@ -1,7 +1,7 @@
 // Bark in the Hugging Face transformers layout (src/io/hf_bark.h): scripts/make_hf_bark.py
 // converts the tiny f0 fixture checkpoints as transformers' convert_suno_to_hf.py does and
 // writes them with BarkModel.save_pretrained (reference venv: transformers 4.46, torch 1.13) as
-// model.safetensors, pytorch_model.bin and sharded safetensors, with speaker embeddings for
+// model.safetensors, pytorch_model.bin and sharded (both), with speaker embeddings for
 // v2/en_speaker_6. Loaded from any of them, the pipeline must give bit-for-bit what it gives
 // from the original checkpoints.
 #include <unistd.h>
@@ -155,7 +155,7 @@ TEST_CASE("a transformers-layout model gives the tokens and audio of the origina
   CHECK(std::any_of(semantic.weights.tensors.begin(), semantic.weights.tensors.end(),
                     [](const auto& e) { return e.first == "transformer.h.0.attn.bias"; }));
 
-  for (const char* variant : {"safetensors", "bin", "sharded"}) {
+  for (const char* variant : {"safetensors", "bin", "sharded", "sharded_bin"}) {
     SECTION(variant) {
       const bark::Pipeline pipe(hf_options(hf / variant));
       CHECK(pipe.voices() == std::vector<std::string>{"v2/en_speaker_6"});
