@@ -18,9 +18,19 @@
 
 namespace bark_test {
 
+// Removed when the test process exits (about 70 MB), unless $BARK_KEEP_TEST_DIRS is set.
 inline std::filesystem::path hf_fixture_dir() {
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty() && std::getenv("BARK_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(dir, ec);
+    }
+  };
+  static Cleanup cleanup;
   static const std::filesystem::path dir = [] {
     const auto out = temp_dir("hf_bark_" + std::to_string(::getpid()));
+    cleanup.dir = out;
     const std::string cmd = reference_python() + " " + (source_dir() / "scripts/make_hf_bark.py").string() +
                             " --models " + (fixtures_dir() / "models" / "f0").string() + " --voice " +
                             (assets_dir() / "prompts/v2/en_speaker_6.npz").string() + " --vocab " +

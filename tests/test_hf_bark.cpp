@@ -53,6 +53,8 @@ class IsolatedCaches {
       if (value) setenv(name.c_str(), value->c_str(), 1);
       else unsetenv(name.c_str());
     }
+    std::error_code ec;
+    fs::remove_all(root_, ec);
   }
   void set(const char* name, const fs::path& value) { setenv(name, value.c_str(), 1); }
   const fs::path& root() const { return root_; }
