@@ -108,6 +108,53 @@ std::string hf_hub_cache() {
   return root.empty() ? "" : join(join(root, "huggingface"), "hub");
 }
 
+// The revision a hub repo's refs/main names, or "".
+std::string hf_main_revision(const fs::path& repo_dir) {
+  std::string rev;
+  if (std::FILE* f = std::fopen((repo_dir / "refs" / "main").c_str(), "rb")) {
+    char buf[128] = {};
+    size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+    std::fclose(f);
+    rev.assign(buf, n);
+    while (!rev.empty() && std::isspace(static_cast<unsigned char>(rev.back()))) rev.pop_back();
+  }
+  return rev;
+}
+
+// The snapshot directories of a hub repo (models--owner--name): refs/main's first, then the
+// others in the given order (by name, or newest first).
+std::vector<fs::path> hf_snapshots(const std::string& repo, bool newest_first) {
+  const std::string hub = hf_hub_cache();
+  if (hub.empty()) return {};
+  const fs::path repo_dir = fs::path(hub) / repo;
+  const fs::path snapshots = repo_dir / "snapshots";
+  if (!is_dir(snapshots.string())) return {};
+  std::vector<std::pair<fs::file_time_type, std::string>> revisions;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(snapshots, ec)) {
+    std::error_code tec;
+    revisions.emplace_back(fs::last_write_time(entry.path(), tec), entry.path().filename().string());
+  }
+  std::sort(revisions.begin(), revisions.end(), [&](const auto& a, const auto& b) {
+    if (newest_first && a.first != b.first) return a.first > b.first;
+    return a.second < b.second;
+  });
+  const std::string main_rev = hf_main_revision(repo_dir);
+  auto it = std::find_if(revisions.begin(), revisions.end(), [&](const auto& r) { return r.second == main_rev; });
+  if (it != revisions.end()) std::rotate(revisions.begin(), it, it + 1);
+  std::vector<fs::path> out;
+  for (const auto& r : revisions) out.push_back(snapshots / r.second);
+  return out;
+}
+
+// "models--suno--bark-small" for "suno/bark-small".
+std::string hf_repo_dir_name(const std::string& repo) {
+  std::string name = "models--" + repo;
+  const size_t slash = name.find('/');
+  if (slash != std::string::npos) name.replace(slash, 1, "--");
+  return name;
+}
+
 // vocab.txt in the hub's snapshots of bert-base-multilingual-cased: the one refs/main points
 // at first, then any other, in name order.
 void add_hf_vocab_candidates(std::vector<FileCandidate>& out) {
@@ -115,25 +162,8 @@ void add_hf_vocab_candidates(std::vector<FileCandidate>& out) {
   if (hub.empty()) return;
   bool any = false;
   for (const char* repo : {"models--bert-base-multilingual-cased", "models--google-bert--bert-base-multilingual-cased"}) {
-    const fs::path repo_dir = fs::path(hub) / repo;
-    const fs::path snapshots = repo_dir / "snapshots";
-    if (!is_dir(snapshots.string())) continue;
-    std::vector<std::string> revisions;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(snapshots, ec)) revisions.push_back(entry.path().filename().string());
-    std::sort(revisions.begin(), revisions.end());
-    std::string main_rev;
-    if (std::FILE* f = std::fopen((repo_dir / "refs" / "main").c_str(), "rb")) {
-      char buf[128] = {};
-      size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
-      std::fclose(f);
-      main_rev.assign(buf, n);
-      while (!main_rev.empty() && std::isspace(static_cast<unsigned char>(main_rev.back()))) main_rev.pop_back();
-    }
-    auto it = std::find(revisions.begin(), revisions.end(), main_rev);
-    if (it != revisions.end()) std::rotate(revisions.begin(), it, it + 1);
-    for (const auto& rev : revisions) {
-      out.push_back({(snapshots / rev / VOCAB_FILE_NAME).string(), "Hugging Face hub cache"});
+    for (const auto& snapshot : hf_snapshots(repo, /*newest_first=*/false)) {
+      out.push_back({(snapshot / VOCAB_FILE_NAME).string(), "Hugging Face hub cache"});
       any = true;
     }
   }
@@ -141,6 +171,14 @@ void add_hf_vocab_candidates(std::vector<FileCandidate>& out) {
     out.push_back({(fs::path(hub) / "models--bert-base-multilingual-cased" / "snapshots" / "*" / VOCAB_FILE_NAME).string(),
                    "Hugging Face hub cache"});
   }
+}
+
+// Any of our text / coarse / fine checkpoints of this size in `dir`.
+bool has_our_models(const std::string& dir, bool use_small) {
+  for (ModelFile f : {ModelFile::Text, ModelFile::Coarse, ModelFile::Fine}) {
+    if (is_file(join(dir, model_file_name(f, use_small)))) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -233,7 +271,32 @@ std::vector<FileCandidate> model_file_candidates(ModelFile file, const std::stri
     }
     case ModelFile::Vocab:
       add_hf_vocab_candidates(out);
+      // transformers' Bark snapshots carry the same vocab.txt, whichever size
+      for (bool small : {use_small, !use_small}) {
+        for (const auto& snapshot : hf_bark_snapshots(small)) {
+          out.push_back({join(snapshot, VOCAB_FILE_NAME), "Hugging Face hub cache, " + hf_bark_repo(small)});
+        }
+      }
       break;
+  }
+  return out;
+}
+
+std::string hf_bark_repo(bool use_small) { return use_small ? "suno/bark-small" : "suno/bark"; }
+
+std::string hf_bark_weights(const std::string& dir) {
+  if (dir.empty() || !is_file(join(dir, "config.json"))) return "";
+  for (const char* name : {"model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                           "pytorch_model.bin.index.json"}) {
+    if (is_file(join(dir, name))) return join(dir, name);
+  }
+  return "";
+}
+
+std::vector<std::string> hf_bark_snapshots(bool use_small) {
+  std::vector<std::string> out;
+  for (const auto& p : hf_snapshots(hf_repo_dir_name(hf_bark_repo(use_small)), /*newest_first=*/true)) {
+    out.push_back(p.string());
   }
   return out;
 }
@@ -273,12 +336,53 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
       throw std::runtime_error("model directory '" + model_dir_option + "' is not readable (" + std::strerror(errno) + ")");
     }
   }
+  // The transformers layout (model_files.h): a model directory holding it before any holding
+  // our checkpoints, else the hub cache's snapshot when our checkpoints are found nowhere.
+  const auto dirs = model_search_dirs(model_dir_option);
+  std::string hf_dir;
+  bool ours_first = false;
+  for (const auto& dir : dirs) {
+    if (has_our_models(dir.path, use_small)) {
+      ours_first = true;
+      break;
+    }
+    if (!hf_bark_weights(dir.path).empty()) {
+      hf_dir = dir.path;
+      break;
+    }
+  }
+  if (hf_dir.empty() && !ours_first) {
+    bool ours_anywhere = true;
+    for (ModelFile f : {ModelFile::Text, ModelFile::Coarse, ModelFile::Fine}) {
+      ours_anywhere = ours_anywhere && !find_model_file(f, model_dir_option, use_small).empty();
+    }
+    if (!ours_anywhere) {
+      for (const auto& snapshot : hf_bark_snapshots(use_small)) {
+        if (!hf_bark_weights(snapshot).empty()) {
+          hf_dir = snapshot;
+          break;
+        }
+      }
+    }
+  }
+  if (!hf_dir.empty()) {
+    files.hf_config = join(hf_dir, "config.json");
+    files.text = files.coarse = files.fine = files.codec = hf_bark_weights(hf_dir);
+  }
+
   std::string missing;
   int n_missing = 0;
   int n_unusable = 0;  // missing slots whose candidates exist but cannot be used (not a dangling link)
   std::vector<std::string> missing_groups, missing_names;
   for (const Slot& slot : slots) {
-    const auto candidates = model_file_candidates(slot.file, model_dir_option, use_small);
+    if (!slot.path->empty()) continue;  // from the transformers layout
+    auto candidates = model_file_candidates(slot.file, model_dir_option, use_small);
+    if (slot.file == ModelFile::Vocab && !hf_dir.empty() &&
+        std::none_of(dirs.begin(), dirs.end(), [&](const FileCandidate& d) { return d.path == hf_dir; })) {
+      // the snapshot's tokenizer files, after the model directories
+      candidates.insert(candidates.begin() + static_cast<std::ptrdiff_t>(dirs.size()),
+                        {join(hf_dir, VOCAB_FILE_NAME), "Hugging Face hub cache, " + hf_bark_repo(use_small)});
+    }
     std::string problems;  // candidates that exist but cannot be used
     bool unusable_here = false;  // one of them is more than a dangling link (downloading would not help)
     for (const auto& c : candidates) {
@@ -310,13 +414,17 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
     }
   }
 
-  const auto dirs = model_search_dirs(model_dir_option);
   files.prompts_dir = dirs.empty() ? "" : join(dirs.front().path, PROMPTS_DIR_NAME);
+  bool have_prompts = false;
   for (const auto& dir : dirs) {
     if (is_dir(join(dir.path, PROMPTS_DIR_NAME))) {
       files.prompts_dir = join(dir.path, PROMPTS_DIR_NAME);
+      have_prompts = true;
       break;
     }
+  }
+  if (!have_prompts && !hf_dir.empty() && is_file(join(hf_dir, "speaker_embeddings_path.json"))) {
+    files.hf_voices = join(hf_dir, "speaker_embeddings_path.json");
   }
 
   if (!missing.empty()) {
@@ -324,6 +432,23 @@ ModelFiles locate_model_files(const std::string& model_dir_option, bool use_smal
     bool small_present = !use_small;
     for (ModelFile f : {ModelFile::Text, ModelFile::Coarse, ModelFile::Fine}) {
       if (!use_small) small_present = small_present && !find_model_file(f, model_dir_option, /*use_small=*/true).empty();
+    }
+    const bool models_or_codec_missing =
+        std::any_of(missing_groups.begin(), missing_groups.end(), [](const std::string& g) { return g != "vocab"; });
+    if (models_or_codec_missing && n_unusable < n_missing) {
+      // every place the transformers layout was looked for, too
+      const std::string hub = hf_hub_cache();
+      missing += "; or Bark in the Hugging Face transformers layout (config.json with model.safetensors or "
+                 "pytorch_model.bin) looked for in ";
+      for (size_t i = 0; i < dirs.size(); ++i) missing += (i ? ", " : "") + dirs[i].path + " (" + dirs[i].origin + ")";
+      const auto snapshots = hf_bark_snapshots(use_small);
+      const std::string repo_dir =
+          hub.empty() ? "" : (fs::path(hub) / hf_repo_dir_name(hf_bark_repo(use_small)) / "snapshots").string();
+      if (!snapshots.empty()) {
+        for (const auto& snap : snapshots) missing += ", " + snap + " (Hugging Face hub cache)";
+      } else if (!repo_dir.empty()) {
+        missing += (dirs.empty() ? "" : ", ") + join(repo_dir, "*") + " (Hugging Face hub cache)";
+      }
     }
     if (n_unusable == n_missing) {
       // Every missing file exists but cannot be used (a directory, a FIFO, unreadable...): not

@@ -14,6 +14,13 @@
 // $XDG_CACHE_HOME/suno/bark_v0 for the checkpoints, torch hub's $TORCH_HOME/hub/checkpoints for
 // EnCodec, the Hugging Face hub cache for the vocab. Unset or empty variables are skipped.
 //
+// Bark in the Hugging Face transformers layout (io/hf_bark.h: config.json + model.safetensors or
+// pytorch_model.bin) is used for the models and the codec when a model directory holds it
+// (--model-dir may name a snapshot directory) and none before it holds our checkpoints, or when
+// our checkpoints are found nowhere and the hub cache ($HF_HUB_CACHE, $HF_HOME/hub,
+// ~/.cache/huggingface/hub) has models--suno--bark (large) / models--suno--bark-small (small):
+// the snapshot refs/main names, else the newest.
+//
 //   auto files = bark::locate_model_files(options.model_dir, options.use_small);
 //   auto gpt = load_checkpoint(files.text);  // every needed path is an existing regular file
 #pragma once
@@ -70,7 +77,24 @@ struct ModelFiles {
   // The first model directory that has a prompts/ subdirectory; if none does, the prompts/
   // path of the first model directory (it does not exist; resolve_voice then says so).
   std::string prompts_dir;
+  // The Hugging Face layout, when the models come from it: its config.json (text, coarse, fine
+  // and codec then all name its weights file: model.safetensors, pytorch_model.bin or an
+  // *.index.json), else "".
+  std::string hf_config;
+  // Its speaker_embeddings_path.json, when voice presets come from it (it exists and no model
+  // directory has a prompts/ subdirectory), else "".
+  std::string hf_voices;
 };
+
+// The hub repository of Bark's transformers port: "suno/bark" or "suno/bark-small".
+std::string hf_bark_repo(bool use_small);
+// The weights file of a directory holding Bark in the transformers layout (config.json and
+// model.safetensors, pytorch_model.bin or their *.index.json, in that order of preference), or
+// "" when it holds no such thing.
+std::string hf_bark_weights(const std::string& dir);
+// The hub cache's snapshot directories of hf_bark_repo(use_small): refs/main's first, then the
+// others newest first. Empty when there is none.
+std::vector<std::string> hf_bark_snapshots(bool use_small);
 
 // Finds the files of one model size. Throws bark::ModelFilesMissing (bark/errors.h), on one
 // line, naming every missing needed file and every path it was looked for at; front ends add
@@ -86,7 +110,7 @@ std::string locate_vocab(const std::string& model_dir_option);
 bool is_allowed_prompt(const std::string& name);
 std::vector<std::string> allowed_prompts();
 
-// Voice -> .npz path. A voice ending in ".npz" is a path and must be an existing file; anything
+// Voice -> .npz path. (With ModelFiles::hf_voices set, presets come from io::load_hf_voice.) A voice ending in ".npz" is a path and must be an existing file; anything
 // else must be an allowed preset name present as <prompts_dir>/<name>.npz. Empty -> "".
 // Throws std::invalid_argument for an unknown name (with examples of valid ones),
 // bark::ModelFilesMissing for a preset whose file is missing (with the path and model directory),

@@ -28,6 +28,7 @@
 #include "engine/model_store.h"
 #include "generation/constants.h"
 #include "generation/generation.h"
+#include "io/hf_bark.h"
 #include "logging.h"
 #include "model_files.h"
 #include "text/segment.h"
@@ -249,9 +250,18 @@ class PipelineImpl {
 
   HistoryPrompt load_voice(const std::string& voice) const {
     if (voice.empty()) throw std::invalid_argument("voice is empty");
-    HistoryPrompt prompt = load_history_prompt(resolve_voice(voice, store_.files(/*need_models=*/false).prompts_dir));
+    HistoryPrompt prompt = read_voice(voice);
     validate_history_prompt(prompt);
     return prompt;
+  }
+
+  // A preset from prompts/<name>.npz, or from the transformers layout's speaker embeddings when
+  // the models come from it and no model directory has prompts/; a path ending in .npz as such.
+  HistoryPrompt read_voice(const std::string& voice) const {
+    const ModelFiles files = store_.files(/*need_models=*/false);
+    // (resolve_voice refuses names that are no preset and resolves .npz paths)
+    if (!files.hf_voices.empty() && is_allowed_prompt(voice)) return io::load_hf_voice(files.hf_voices, voice);
+    return load_history_prompt(resolve_voice(voice, files.prompts_dir));
   }
 
   std::optional<generation::History> history(const GenerationOptions& o) const {
@@ -259,8 +269,7 @@ class PipelineImpl {
     if (o.history_prompt) {
       prompt = *o.history_prompt;
     } else if (!o.voice.empty()) {
-      const std::string path = resolve_voice(o.voice, store_.files(/*need_models=*/false).prompts_dir);
-      prompt = load_history_prompt(path);
+      prompt = read_voice(o.voice);
     } else {
       return std::nullopt;
     }
@@ -637,7 +646,9 @@ std::vector<int64_t> Pipeline::tokenize(const std::string& text) const {
 
 std::vector<std::string> Pipeline::voices() const {
   return guarded("voices", [&] {
-    const std::string dir = impl().store().files(/*need_models=*/false).prompts_dir;
+    const ModelFiles files = impl().store().files(/*need_models=*/false);
+    if (!files.hf_voices.empty()) return io::hf_voice_names(files.hf_voices);
+    const std::string dir = files.prompts_dir;
     std::vector<std::string> out;
     for (const auto& name : allowed_prompts()) {
       struct stat st {};

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "models/hubert.h"
 #include "models/hubert_quantizer.h"
 #include "cli_helpers.h"
+#include "hf_fixture.h"
 #include "tensor_npz.h"
 #include "test_common.h"
 
@@ -352,6 +354,26 @@ TEST_CASE("voice cloning matches the Python recipe and upstream Bark accepts the
     CHECK(std::round(ratio * 10) / 10 == 1.5);
 
     if (v == 1) {
+      // the EnCodec weights from a Hugging Face Bark snapshot (tests/hf_fixture.h): the same voice
+      const char* vars[] = {"XDG_CACHE_HOME", "TORCH_HOME", "BARK_MODEL_DIR", "HF_HUB_CACHE", "HF_HOME"};
+      std::map<std::string, std::optional<std::string>> saved;
+      for (const char* name : vars) {
+        const char* value = std::getenv(name);
+        saved[name] = value ? std::optional<std::string>(value) : std::nullopt;
+        setenv(name, (ref / "no_cache").c_str(), 1);  // nothing there: only the snapshot has a codec
+      }
+      bark::VoiceClonerOptions h = o;
+      h.model_dir = (bark_test::hf_fixture_dir() / "bin").string();
+      h.hubert_dir = (ref / "hubert_st").string();
+      h.quantizer_path = (ref / "quantizer_v1.pth").string();
+      const bark::HistoryPrompt q = bark::VoiceCloner(h).clone(rec);
+      for (const auto& [name, value] : saved) {
+        if (value) setenv(name.c_str(), value->c_str(), 1);
+        else unsetenv(name.c_str());
+      }
+      CHECK(q.semantic_prompt == p.semantic_prompt);
+      CHECK(q.fine_prompt.data == p.fine_prompt.data);
+
       // upstream generate_audio(history_prompt=<our .npz>) with the fixture models
       const fs::path npz = ref / "cloned.npz";
       bark::save_history_prompt(npz.string(), p);

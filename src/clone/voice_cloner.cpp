@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "clone/resample.h"
 #include "cpu_threads.h"
 #include "io/checkpoint.h"
+#include "io/hf_bark.h"
 #include "io/hubert_files.h"
 #include "logging.h"
 #include "model_files.h"
@@ -110,13 +112,27 @@ std::shared_ptr<const CloneModels> VoiceClonerImpl::load_models() const {
       missing += (missing.empty() ? "" : "; ") + std::string("quantizer ") + QUANTIZER_FILE_NAME + " (looked for " + looked + ")";
     }
   }
-  const std::string codec_path = find_model_file(ModelFile::Codec, options_.model_dir, false);
+  std::string codec_path = find_model_file(ModelFile::Codec, options_.model_dir, false);
+  std::string codec_config;  // config.json when the codec comes from the transformers layout
+  if (codec_path.empty()) {
+    ModelFileNeeds none;
+    none.text = none.coarse = none.fine = none.codec = none.vocab = false;
+    for (bool small : {false, true}) {
+      const ModelFiles f = locate_model_files(options_.model_dir, small, none);
+      if (!f.hf_config.empty()) {
+        codec_path = f.codec;
+        codec_config = f.hf_config;
+        break;
+      }
+    }
+  }
   if (codec_path.empty()) {
     std::string looked;
     for (const auto& c : model_file_candidates(ModelFile::Codec, options_.model_dir, false)) {
       looked += (looked.empty() ? "" : ", ") + c.path;
     }
-    missing += (missing.empty() ? "" : "; ") + std::string("EnCodec weights ") + ENCODEC_FILE_NAME + " (looked for " + looked + ")";
+    missing += (missing.empty() ? "" : "; ") + std::string("EnCodec weights ") + ENCODEC_FILE_NAME + " (looked for " + looked +
+               "; nor a Hugging Face Bark snapshot)";
   }
   if (!missing.empty()) throw std::runtime_error("voice cloning model files not found: " + missing);
 
@@ -135,7 +151,14 @@ std::shared_ptr<const CloneModels> VoiceClonerImpl::load_models() const {
     throw std::runtime_error("quantizer '" + quantizer + "' has " + std::to_string(qf.config.output_size) +
                              " outputs; Bark's semantic vocabulary has 10000");
   }
-  const auto state = io::load_state_dict_file(codec_path);
+  models::TensorSource state;
+  std::optional<io::HfBarkPart> hf_codec;
+  if (codec_config.empty()) {
+    state = io::load_state_dict_file(codec_path);
+  } else {
+    hf_codec = io::open_hf_bark_part(codec_path, io::BarkPart::Codec, io::read_hf_bark_config(codec_config));
+    state = hf_codec->weights;  // declared shapes
+  }
   const auto codec_cfg = models::infer_encodec_config(state);
   if (!codec_cfg.has_encoder || codec_cfg.n_q < N_CODEBOOKS || codec_cfg.bins != 1024) {
     throw std::runtime_error("EnCodec checkpoint '" + codec_path + "' has no encoder or fewer than 8 codebooks of 1024");
@@ -144,6 +167,10 @@ std::shared_ptr<const CloneModels> VoiceClonerImpl::load_models() const {
                                                         models::HubertQuantizer(qf.config), models::Encodec(codec_cfg)});
   m->hubert.load(hf.weights);
   m->quantizer.load(qf.weights);
+  if (hf_codec) {
+    hf_codec->read(m->codec.named_parameters());
+    state = hf_codec->weights;
+  }
   m->codec.load(state);
   m->hubert.to(device_);
   m->quantizer.to(device_);

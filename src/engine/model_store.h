@@ -51,10 +51,12 @@ class ModelStore {
   at::Device home_device() const;  // where a model lives while idle
   // Fast modes: int8 weights exist on the CPU only (std::invalid_argument elsewhere).
   void check_fast_device() const;
-  // Reads a GPT checkpoint, lets `check` refuse its config, loads it (converted in the fast modes) and
-  // puts it on its home device.
-  std::unique_ptr<models::GPT> load_gpt(const std::string& path, const char* what, bool announce,
-                                        const std::function<void(const models::GPTConfig&)>& check) const;
+  // Reads a GPT (the text or coarse model, from our checkpoint or the transformers layout),
+  // lets `check` refuse its config (given the file that holds the config), loads it (converted
+  // in the fast modes) and puts it on its home device.
+  std::unique_ptr<models::GPT> load_gpt(
+      bool coarse, const char* what, bool announce,
+      const std::function<void(const models::GPTConfig&, const std::string& config_path)>& check) const;
 
   PipelineOptions options_;
   DeviceChoice devices_;

@@ -237,9 +237,14 @@ models::GPTConfig gpt_config_from_args(const PyValue& args, const std::string& p
   c.n_head = arg_int(args, "n_head", path);
   c.n_embd = arg_int(args, "n_embd", path);
   c.bias = arg_bool_opt(args, "bias").value_or(true);
-  const auto bad = [&](const std::string& why) {
-    return std::runtime_error("checkpoint '" + path + "': invalid model_args: " + why);
-  };
+  check_gpt_config(c, "checkpoint '" + path + "': invalid model_args");
+  return c;
+}
+
+}  // namespace
+
+void check_gpt_config(const models::GPTConfig& c, const std::string& what) {
+  const auto bad = [&](const std::string& why) { return std::runtime_error(what + ": " + why); };
   const auto within = [&](const char* key, int64_t v, int64_t hi) {
     if (v <= 0 || v > hi) {
       throw bad(std::string(key) + " = " + std::to_string(v) + " (allowed: 1.." + std::to_string(hi) + ")");
@@ -261,10 +266,7 @@ models::GPTConfig gpt_config_from_args(const PyValue& args, const std::string& p
     throw bad("a model of " + std::to_string(params) + " parameters (more than " + std::to_string(kMaxParameters) +
               "; Bark's largest has about 4e8)");
   }
-  return c;
 }
-
-}  // namespace
 
 models::GPTConfig read_gpt_config(const BarkCheckpoint& checkpoint) {
   return gpt_config_from_args(*checkpoint.model_args, checkpoint.path);

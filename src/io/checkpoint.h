@@ -72,6 +72,10 @@ constexpr int64_t kMaxBlockSize = 8192;      // the causal mask is block_size^2 
 constexpr int64_t kMaxVocab = int64_t{1} << 20;
 constexpr int64_t kMaxParameters = int64_t{1} << 32;  // 16 GiB of float32
 
+// Refuses a config outside the bounds above (or n_embd not a multiple of n_head): throws
+// std::runtime_error(what + ": " + the reason), e.g. what = "checkpoint 'x.pt': invalid model_args".
+void check_gpt_config(const models::GPTConfig& config, const std::string& what);
+
 // The model configs in a Bark checkpoint's model_args, with upstream _load_model's fix-up of
 // the legacy `vocab_size`; implausible values are refused naming the file.
 models::GPTConfig read_gpt_config(const BarkCheckpoint& checkpoint);
