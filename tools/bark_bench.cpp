@@ -175,8 +175,10 @@ models::TensorSource as_source(const Weights& w) {
 }
 
 // nanoGPT init: Linear and Embedding weights ~ N(0, 0.02), LayerNorm weights 1, biases 0.
+// With a fast mode's plan each tensor is converted as soon as it is filled, as the pipeline's
+// loading converts each tensor as it is read: the memory figures are the pipeline's.
 template <typename Model>
-void load_random(Model& model) {
+void load_random(Model& model, const models::WeightPlan& plan = {}) {
   Weights w = empty_weights(model.named_parameters());
   for (auto& [name, t] : w) {
     if (ends_with(name, ".bias")) {
@@ -186,8 +188,12 @@ void load_random(Model& model) {
     } else {
       t.normal_(0.0, 0.02);
     }
+    t = models::convert_weight(name, t, plan);  // empty_weights' pages are touched one tensor at a time
   }
-  model.load(as_source(w));
+  models::TensorSource source = as_source(w);
+  source.converted = true;
+  w.clear();
+  model.load(source);
 }
 
 // PyTorch's default init, as EncodecModel.encodec_model_24khz(pretrained=False) gets it:
@@ -750,6 +756,7 @@ int run(const Options& opt) {
   std::unique_ptr<models::FineGPT> fine;
   std::unique_ptr<models::Encodec> codec;
 
+  const bark::Precision precision = bark::parse_precision(opt.precision);
   if (!opt.checkpoint.empty()) {
     // The pipeline's path (engine/model_store.cpp): open, config from model_args, read only the
     // model's tensors (in the fast modes each converted as it is read), load.
@@ -759,7 +766,6 @@ int run(const Options& opt) {
     std::ifstream f(opt.checkpoint, std::ios::binary | std::ios::ate);
     if (!f) throw std::runtime_error("cannot open checkpoint '" + opt.checkpoint + "'");
     rep.load.file_mb = static_cast<double>(f.tellg()) / (1024.0 * 1024.0);
-    const bark::Precision precision = bark::parse_precision(opt.precision);
     const double cpu0 = cpu_seconds();
     const auto t0 = Clock::now();
     auto ck = bark::io::open_bark_checkpoint(opt.checkpoint);
@@ -793,26 +799,20 @@ int run(const Options& opt) {
   const auto t_init = Clock::now();
   if (wants("semantic") && !text) {
     text = std::make_unique<models::GPT>(sz.text);
-    load_random(*text);
+    load_random(*text, bark::engine::gpt_weight_plan(precision));
   }
   if (wants("coarse")) {
     coarse = std::make_unique<models::GPT>(sz.coarse);
-    load_random(*coarse);
+    load_random(*coarse, bark::engine::gpt_weight_plan(precision));
   }
   if (wants("fine")) {
     fine = std::make_unique<models::FineGPT>(sz.fine);
-    load_random(*fine);
+    load_random(*fine, bark::engine::fine_weight_plan(precision));
   }
   if (wants("codec")) {
     models::EncodecConfig cc;  // encodec_24khz: n_filters 32, dimension 128, 2 LSTM layers, 32 x 1024
     codec = std::make_unique<models::Encodec>(cc);
     load_random(*codec);
-  }
-  {  // as Pipeline does after loading
-    const bark::Precision p = bark::parse_precision(opt.precision);
-    if (text) text->convert_weights(bark::engine::gpt_weight_plan(p));
-    if (coarse) coarse->convert_weights(bark::engine::gpt_weight_plan(p));
-    if (fine) fine->convert_weights(bark::engine::fine_weight_plan(p));
   }
   rep.init_seconds = seconds_since(t_init);
   rep.rss_after_init_mb = current_rss_mb();
