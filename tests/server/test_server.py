@@ -413,7 +413,7 @@ def load(srv):
     n, concurrency = ARGS.load
     # capacity (workers + queue) = the concurrency: every request is admitted, and queues
     with Server("--workers", "2", "--queue", str(max(0, concurrency - 2))) as s:
-        warm, _, _ = asyncio.run(load_run(s.url, 2 * concurrency, concurrency))  # steady state first
+        warm, _, _ = asyncio.run(load_run(s.url, concurrency, concurrency))  # steady state first
         rss0 = s.rss_kb()
         lat, codes, wall = asyncio.run(load_run(s.url, n, concurrency))
         rss1 = s.rss_kb()
