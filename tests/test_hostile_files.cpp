@@ -188,6 +188,11 @@ TEST_CASE("unpickler: a list that contains itself is refused and freed", "[unit]
   CHECK_THROWS_WITH(
       bark::io::unpickle(reinterpret_cast<const uint8_t*>(overwritten.data()), overwritten.size(), "memo"),
       Contains("memo key 1 stored twice"));
+  // a cycle made without the memo and dropped from the stack: EMPTY_LIST DUP APPEND (l.append(l)),
+  // POP, NONE: the result is None and the dropped cycle is freed (LeakSanitizer, sanitize phase)
+  const std::string dropped = std::string("\x80\x02]2a0N.", 8);
+  const auto none = bark::io::unpickle(reinterpret_cast<const uint8_t*>(dropped.data()), dropped.size(), "dropped");
+  CHECK(none->kind == bark::io::PyValue::Kind::None);
   // shared (not cyclic) references stay allowed: [x, x] with x = []
   const std::string shared = std::string("\x80\x02](]q\x01h\x01" "e.", 11);
   const auto v = bark::io::unpickle(reinterpret_cast<const uint8_t*>(shared.data()), shared.size(), "shared");

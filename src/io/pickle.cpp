@@ -246,22 +246,26 @@ bool has_cycle(const std::vector<PyValue*>& roots) {
 class Unpickler {
  public:
   Unpickler(const uint8_t* data, size_t size, std::string what) : p_(data), end_(data + size), what_(std::move(what)) {}
-  // A cyclic graph (refused, or left half-built by an error) would never be freed by reference
-  // counting: empty every container of it, which frees it all.
+  // A reference cycle would never be freed by reference counting. Only containers that got
+  // items after they were made (APPEND(S), ADDITEMS, SETITEM(S)) can close one; those the result
+  // does not reach (everything after an error or a refused cycle; entries dropped from the stack
+  // or the memo on the way) are emptied, which frees any cycle among them. Found by fuzz_pickle:
+  // cycles dropped by POP, by an overwritten memo key and by an opcode failing after its pops.
   ~Unpickler() {
-    std::vector<PyValue*> roots;
-    for (const auto& v : stack_) roots.push_back(v.get());
-    for (const auto& [k, v] : memo_) roots.push_back(v.get());
-    if (!has_cycle(roots)) return;
-    std::vector<PyValuePtr> keep;  // released after every container is emptied
-    for (PyValue* v : reachable(roots)) {
-      for (auto& item : v->items) keep.push_back(std::move(item));
-      for (auto& [k, val] : v->entries) {
-        keep.push_back(std::move(k));
-        keep.push_back(std::move(val));
+    std::unordered_set<const PyValue*> live;
+    if (result_) {
+      for (const PyValue* v : reachable({result_.get()})) live.insert(v);
+    }
+    std::vector<PyValuePtr> hold;  // released after every garbage container is emptied
+    for (const auto& c : mutated_) {
+      if (live.count(c.get()) != 0) continue;
+      for (auto& item : c->items) hold.push_back(std::move(item));
+      for (auto& [k, val] : c->entries) {
+        hold.push_back(std::move(k));
+        hold.push_back(std::move(val));
       }
-      v->items.clear();
-      v->entries.clear();
+      c->items.clear();
+      c->entries.clear();
     }
   }
   Unpickler(const Unpickler&) = delete;
@@ -276,7 +280,8 @@ class Unpickler {
     if (stack_.size() != 1 || !marks_.empty()) fail("malformed pickle: stack not balanced at STOP");
     // Nothing torch or numpy writes refers to itself; such a structure is refused.
     if (has_cycle({stack_.back().get()})) fail("refusing a structure that contains itself (a reference cycle)");
-    return stack_.back();
+    result_ = stack_.back();
+    return result_;
   }
 
  private:
@@ -354,15 +359,20 @@ class Unpickler {
     if (it == memo_.end()) fail("malformed pickle: memo key " + std::to_string(idx) + " not found");
     push(it->second);
   }
-  void set_items(PyValue& dict, std::vector<PyValuePtr>& kv) {
-    if (dict.kind != PyValue::Kind::Dict) fail("SETITEMS on a " + dict.type_name());
-    if (kv.size() % 2 != 0) fail("malformed pickle: odd SETITEMS");
-    // Duplicate keys are kept; PyValue::get returns the last one, as a Python dict would hold.
-    for (size_t k = 0; k < kv.size(); k += 2) dict.entries.emplace_back(kv[k], kv[k + 1]);
+  void note_mutated(const PyValuePtr& c) {
+    if (mutated_seen_.insert(c.get()).second) mutated_.push_back(c);
   }
-  void append_items(PyValue& list, std::vector<PyValuePtr>& items) {
-    if (list.kind != PyValue::Kind::List) fail("APPENDS on a " + list.type_name());
-    for (auto& it : items) list.items.push_back(std::move(it));
+  void set_items(const PyValuePtr& dict, std::vector<PyValuePtr>& kv) {
+    if (dict->kind != PyValue::Kind::Dict) fail("SETITEMS on a " + dict->type_name());
+    if (kv.size() % 2 != 0) fail("malformed pickle: odd SETITEMS");
+    note_mutated(dict);
+    // Duplicate keys are kept; PyValue::get returns the last one, as a Python dict would hold.
+    for (size_t k = 0; k < kv.size(); k += 2) dict->entries.emplace_back(kv[k], kv[k + 1]);
+  }
+  void append_items(const PyValuePtr& list, std::vector<PyValuePtr>& items) {
+    if (list->kind != PyValue::Kind::List) fail("APPENDS on a " + list->type_name());
+    note_mutated(list);
+    for (auto& it : items) list->items.push_back(std::move(it));
   }
 
   PyValuePtr call(const PyValuePtr& callable, const PyValuePtr& args) {
@@ -598,19 +608,19 @@ class Unpickler {
       }
       case 'a': {
         std::vector<PyValuePtr> one{pop()};
-        append_items(*top(), one);
+        append_items(top(), one);
         return;
       }
       case 'e': {
         auto items = pop_mark();
-        append_items(*top(), items);
+        append_items(top(), items);
         return;
       }
       case '}': push(make(PyValue::Kind::Dict)); return;
       case 'd': {
         auto d = make(PyValue::Kind::Dict);
         auto kv = pop_mark();
-        set_items(*d, kv);
+        set_items(d, kv);
         push(d);
         return;
       }
@@ -618,18 +628,18 @@ class Unpickler {
         auto v = pop();
         auto k = pop();
         std::vector<PyValuePtr> kv{k, v};
-        set_items(*top(), kv);
+        set_items(top(), kv);
         return;
       }
       case 'u': {
         auto kv = pop_mark();
-        set_items(*top(), kv);
+        set_items(top(), kv);
         return;
       }
       case 0x8f: push(make(PyValue::Kind::List)); return;  // EMPTY_SET (kept as a list)
       case 0x90: {                                          // ADDITEMS
         auto items = pop_mark();
-        append_items(*top(), items);
+        append_items(top(), items);
         return;
       }
       case 0x91: {  // FROZENSET
@@ -689,6 +699,9 @@ class Unpickler {
   std::string what_;
   std::vector<PyValuePtr> stack_;
   std::vector<size_t> marks_;
+  std::vector<PyValuePtr> mutated_;  // containers given items after they were made (see ~Unpickler)
+  std::unordered_set<const PyValue*> mutated_seen_;
+  PyValuePtr result_;                // set once run() accepts the structure
   std::unordered_map<uint64_t, PyValuePtr> memo_;
 };
 
