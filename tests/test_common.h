@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace bark_test {
@@ -24,6 +26,16 @@ inline std::filesystem::path binary_dir() { return BARK_BINARY_DIR; }
 inline std::string reference_python() {
   if (const char* env = std::getenv("BARK_REFERENCE_PYTHON"); env != nullptr && *env != '\0') return env;
   return BARK_REFERENCE_PYTHON_DEFAULT;
+}
+
+// The what() of the exception f() throws, or "" when it throws none.
+inline std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
 }
 
 // A fresh empty temporary directory for one test.

@@ -80,14 +80,7 @@ void check_same(const bark::GenerationResult& a, const bark::GenerationResult& b
   CHECK(a.audio.samples == b.audio.samples);  // bit for bit
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using bark_test::message_of;
 
 void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 

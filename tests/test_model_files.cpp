@@ -50,14 +50,7 @@ void touch(const fs::path& path) {
 // temp_dir(), unique per process: other builds of the project may run these tests at once.
 fs::path unique_temp_dir(const std::string& name) { return bark_test::temp_dir(name + "_" + std::to_string(::getpid())); }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using bark_test::message_of;
 
 const char* LARGE[] = {"text_2.pt", "coarse_2.pt", "fine_2.pt", "encodec_24khz-d7cc33bc.th", "vocab.txt"};
 const char* SMALL[] = {"text.pt", "coarse.pt", "fine.pt", "encodec_24khz-d7cc33bc.th", "vocab.txt"};
