@@ -152,21 +152,20 @@ void read_weights(const TensorArchive& archive, models::TensorSource& weights, c
     auto& [name, t] = weights.tensors[i];
     const auto it = wanted.find(name);
     if (it == wanted.end() || !t.is_meta() || t.sizes() != it->second->sizes()) continue;
-    at::Tensor data = archive.tensor(*archive.refs[i].second, archive.refs[i].first);
-    if (!all_finite(data)) {
-      throw std::runtime_error("checkpoint '" + archive.zip->path() + "': tensor '" + archive.refs[i].first +
-                               "' holds NaN or infinite values (corrupt weights)");
-    }
-    if (convert && models::planned_format(name, plan) != models::WeightFormat::Fp32) {
-      // a file's fp16 / bf16 weight is widened first, as load_parameters would
-      if (data.scalar_type() != at::kFloat && data.is_floating_point()) data = data.to(at::kFloat);
-      at::Tensor converted = models::convert_weight(name, data, plan);
-      if (!converted.is_alias_of(data)) archive.forget(archive.refs[i].second->storage);
-      data = std::move(converted);
-    }
-    t = data;
+    const at::Tensor data = archive.tensor(*archive.refs[i].second, archive.refs[i].first);
+    t = checked_weight(name, data, plan, "checkpoint '" + archive.zip->path() + "': tensor '" + archive.refs[i].first + "'");
+    if (!t.is_alias_of(data)) archive.forget(archive.refs[i].second->storage);
   }
   if (convert) weights.converted = true;
+}
+
+at::Tensor checked_weight(const std::string& name, at::Tensor data, const models::WeightPlan& plan,
+                          const std::string& where) {
+  if (!all_finite(data)) throw std::runtime_error(where + " holds NaN or infinite values (corrupt weights)");
+  if (models::planned_format(name, plan) == models::WeightFormat::Fp32) return data;
+  // a file's fp16 / bf16 weight is widened first, as load_parameters would
+  if (data.scalar_type() != at::kFloat && data.is_floating_point()) data = data.to(at::kFloat);
+  return models::convert_weight(name, data, plan);
 }
 
 BarkCheckpoint open_bark_checkpoint(const std::string& path) {

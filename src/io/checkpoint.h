@@ -54,6 +54,12 @@ BarkCheckpoint load_bark_checkpoint(const std::string& path);
 void read_weights(const TensorArchive& archive, models::TensorSource& weights, const models::ParamSlots& slots,
                   const models::WeightPlan& plan = {});
 
+// What every weight read from a file goes through (read_weights, the Hugging Face reader):
+// NaN or infinity refused, checked in slices (std::runtime_error "<where> holds NaN ..."), and
+// with a fast mode's plan the tensor in its planned format (a file's fp16 / bf16 widened first).
+at::Tensor checked_weight(const std::string& name, at::Tensor data, const models::WeightPlan& plan,
+                          const std::string& where);
+
 // A file whose top-level object is a state dict (EnCodec's encodec_24khz-*.th): opened as by
 // open_bark_checkpoint (meta tensors), or loaded whole.
 struct StateDictFile {

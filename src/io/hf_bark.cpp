@@ -403,17 +403,10 @@ void HfBarkPart::read(const models::ParamSlots& slots, const models::WeightPlan&
     const auto& shard = impl.shards[static_cast<size_t>(o.shard)];
     t = shard.file.weights.tensors[o.index].second;
     // read_weights checked the zip's tensors; the mapped safetensors ones are checked here
+    // (in the fast modes the planned format straight from the mapping: its fp32 pages are not kept)
     const auto it = wanted.find(name);
-    if (!shard.zip && it != wanted.end() && t.sizes() == it->second->sizes() && t.is_floating_point() &&
-        !at::isfinite(t).all().item<bool>()) {
-      throw std::runtime_error("safetensors file '" + shard.path + "': tensor '" + impl.file_names[i] +
-                               "' holds NaN or infinite values (corrupt weights)");
-    }
-    if (!shard.zip && convert && it != wanted.end() && t.sizes() == it->second->sizes() &&
-        models::planned_format(name, plan) != models::WeightFormat::Fp32) {
-      // the fast mode's format straight from the mapping (its fp32 pages are not kept)
-      if (t.scalar_type() != at::kFloat && t.is_floating_point()) t = t.to(at::kFloat);
-      t = models::convert_weight(name, t, plan);
+    if (!shard.zip && it != wanted.end() && t.sizes() == it->second->sizes()) {
+      t = checked_weight(name, t, plan, "safetensors file '" + shard.path + "': tensor '" + impl.file_names[i] + "'");
     }
   }
   if (convert) weights.converted = true;
