@@ -24,7 +24,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <ctime>
 #include <deque>
@@ -541,9 +543,12 @@ int serve(Options o) {
   svr.set_payload_max_length(o.max_body_bytes);
   // cpp-httplib's default socket options add SO_REUSEPORT, with which a second bark-server on the
   // same port starts and silently takes half of the connections: SO_REUSEADDR only.
-  svr.set_socket_options([](socket_t sock) {
+  // The options callback sees each socket bind_to_port tries; the last one is the listening one.
+  socket_t listen_sock = INVALID_SOCKET;
+  svr.set_socket_options([&listen_sock](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_sock = sock;
   });
   // Bodies of unknown length (chunked) are not bounded by the payload limit in this cpp-httplib:
   // refuse them before they are read.
@@ -582,6 +587,13 @@ int serve(Options o) {
   }
   if (!svr.bind_to_port(o.host.c_str(), o.port)) {
     throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not allowed)");
+  }
+  // This cpp-httplib listens with a backlog of 5 (compiled into Debian's libcpp-httplib): a burst
+  // of clients overflowed it (the kernel's ListenOverflows counter), and a connection whose
+  // handshake was dropped can be reset later, mid-request (seen as a read error by httpx in the
+  // load test). listen() again on the bound socket raises the backlog to the system's maximum.
+  if (listen_sock != INVALID_SOCKET && ::listen(listen_sock, SOMAXCONN) != 0) {
+    std::fprintf(stderr, "bark-server: warning: could not raise the listen backlog: %s\n", std::strerror(errno));
   }
   std::thread http([&] { svr.listen_after_bind(); });
   std::fprintf(stderr, "bark-server: listening on http://%s:%d (%d workers, queue %d, batch %d); loading models...\n",
