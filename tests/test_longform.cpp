@@ -189,6 +189,47 @@ TEST_CASE("cancel from the audio or progress callback, progress carries the segm
   CHECK(segments_seen == std::vector<size_t>{0, 1, 2, 3});
 }
 
+TEST_CASE("long-form logs one info line per segment (index, size, start), silent drops them", "[unit][longform]") {
+  std::vector<std::string> info;
+  bark::set_log_level(bark::LogLevel::Info);
+  bark::set_log_handler([&](bark::LogLevel level, const std::string& m) {
+    if (level == bark::LogLevel::Info && m.rfind("segment ", 0) == 0) info.push_back(m);
+  });
+  auto o = five_options(41);
+  o.generation.silent = false;
+  // a sixth segment longer than the 60-byte preview, cut inside a two-byte character
+  const std::string text = kFive + " Und dann noch ein sechster Satz, der viel zu lang ist: Größe über alles.";
+  o.max_segment_chars = 80;
+  pipe().generate_speech(text, o);
+  o.generation.silent = true;
+  const size_t before = info.size();
+  pipe().generate_speech(text, o);
+  const size_t after = info.size();
+  bark::set_log_handler({});
+  bark::set_log_level(bark::LogLevel::Warn);
+  CHECK(after == before);
+  const auto segments = pipe().split_text(text, 80);
+  REQUIRE(info.size() == segments.size());
+  CHECK(std::any_of(segments.begin(), segments.end(), [](const std::string& t) { return t.size() > 60; }));
+  const std::string n = std::to_string(segments.size());
+  for (size_t i = 0; i < segments.size(); ++i) {
+    INFO(info[i]);
+    CHECK_THAT(info[i], Catch::Matchers::StartsWith("segment " + std::to_string(i + 1) + "/" + n + " (" +
+                                                    std::to_string(segments[i].size()) + " bytes): \""));
+    const std::string quoted = info[i].substr(info[i].find('"') + 1);
+    if (segments[i].size() <= 60) {
+      CHECK(quoted == segments[i] + "\"");
+    } else {
+      CHECK_THAT(quoted, Catch::Matchers::EndsWith("...\""));
+      const std::string head = quoted.substr(0, quoted.size() - 4);
+      CHECK(head.size() < 60);
+      CHECK(segments[i].compare(0, head.size(), head) == 0);
+      // cut on a character boundary: the next byte of the segment starts a character
+      CHECK((static_cast<unsigned char>(segments[i][head.size()]) & 0xC0) != 0x80);
+    }
+  }
+}
+
 TEST_CASE("seamless: semantic per segment, one acoustic pass over all of them", "[unit][longform]") {
   auto o = five_options(50);
   o.seamless = true;

@@ -12,7 +12,8 @@ namespace bark {
 enum class LogLevel { Trace, Debug, Info, Warn, Error, Off };
 
 // Messages below `level` are dropped. The initial level comes from $BARK_LOG_LEVEL
-// (trace|debug|info|warn|error|off), default warn. Info: one line per stage and model load;
+// (trace|debug|info|warn|error|off), default warn. Info: one line per stage, model load and
+// long-form segment ("segment 3/161 (117 bytes): \"The first...\"");
 // debug: devices, seeds, shapes; trace: per-window and per-step timings.
 BARK_API void set_log_level(LogLevel level);
 BARK_API LogLevel get_log_level();

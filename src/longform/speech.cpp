@@ -192,6 +192,16 @@ SpeechResult Pipeline::generate_speech(const std::string& text, const SpeechOpti
 
     // Segment i's record so far (text, history, seed) and the options to generate it with.
     const auto begin_segment = [&](size_t i, GenerationOptions& g) {
+      // Where a long text is, for logs (a 3,000-word text is ~160 segments and hours at real size).
+      std::string head = segments[i].substr(0, 60);
+      if (head.size() < segments[i].size()) {
+        while (!head.empty() && (static_cast<unsigned char>(head.back()) & 0xC0) == 0x80) head.pop_back();
+        if (!head.empty()) head.pop_back();  // the lead byte of the cut character (or a whole ASCII one)
+        head += "...";
+      }
+      std::replace(head.begin(), head.end(), '\n', ' ');
+      log().log(gen.silent ? spdlog::level::debug : spdlog::level::info, "segment {}/{} ({} bytes): \"{}\"", i + 1, n,
+                segments[i].size(), head);
       SegmentResult seg;
       seg.text = segments[i];
       seg.history = history_for(i);
