@@ -1,5 +1,7 @@
 #include "cpu_threads.h"
 
+#include "bark/options.h"
+
 #include <ATen/Parallel.h>
 
 #include <dirent.h>
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <vector>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -95,6 +98,14 @@ int adapt_threads_to_load(int configured) {
   static std::atomic<int> openblas_threads{0};
   if (auto fn = openblas_setter(); fn != nullptr && openblas_threads.exchange(threads) != threads) fn(threads);
   return threads;
+}
+
+void check_num_threads(int requested) {
+  const int max_threads = max_num_threads();
+  if (requested > max_threads) {
+    throw std::invalid_argument("num_threads must be at most " + std::to_string(max_threads) + " (4 x " +
+                                std::to_string(max_threads / 4) + " logical CPUs), got " + std::to_string(requested));
+  }
 }
 
 int set_cpu_threads(int requested) {

@@ -14,6 +14,10 @@ int physical_cores();
 // `requested` threads, or to physical_cores() when it is 0. Returns the count applied.
 int set_cpu_threads(int requested);
 
+// Refuses (std::invalid_argument) a thread count above max_num_threads(): more than 4 per logical
+// CPU only adds contention, surely a typo (and 99999 threads would bring the machine down).
+void check_num_threads(int requested);
+
 // The threads a stage about to start should use: `configured`, or fewer when other runnable
 // tasks already occupy the cores (/proc/stat procs_running, an instantaneous count): on a busy
 // machine, threads that must meet at every parallel region wait for each other's turn on a

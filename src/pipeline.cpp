@@ -535,13 +535,7 @@ class PipelineImpl {
     if (options.num_threads < 0) {
       throw std::invalid_argument("num_threads must be >= 0, got " + std::to_string(options.num_threads));
     }
-    // More threads than 4 per logical CPU only adds contention: surely a typo.
-    const int max_threads = max_num_threads();
-    if (options.num_threads > max_threads) {
-      throw std::invalid_argument("num_threads must be at most " + std::to_string(max_threads) + " (4 x " +
-                                  std::to_string(max_threads / 4) + " logical CPUs), got " +
-                                  std::to_string(options.num_threads));
-    }
+    check_num_threads(options.num_threads);
     if (options.max_batch < 1 || options.max_batch > 256) {
       throw std::invalid_argument("max_batch must be in [1, 256], got " + std::to_string(options.max_batch));
     }

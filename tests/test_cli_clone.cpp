@@ -132,6 +132,12 @@ TEST_CASE("bark-cli clone: too short refused, long warned, missing models and ba
                          "must end with .npz");
   require_one_error_line(run_cli({"clone", (root / "ok.wav").string(), "-o", (root / "nodir" / "v.npz").string()}, env),
                          1, "is missing or not writable");
+  // a thread count beyond 4 per logical CPU is a typo, refused before anything starts (99999
+  // threads once brought the machine to a load of 149)
+  require_one_error_line(run_cli({"clone", (root / "ok.wav").string(), "-o", (root / "v.npz").string(), "--threads",
+                                  "99999"},
+                                 env),
+                         2, "--threads: must be 0 (the physical cores) or a number of threads up to");
   // no voice-cloning models anywhere: what is missing, where it was looked for, how to get it
   const auto missing = run_cli({"clone", (root / "ok.wav").string(), "-o", (root / "v.npz").string(), "--model-dir",
                                 (root / "empty").string()},

@@ -398,6 +398,11 @@ TEST_CASE("voice cloning: short samples, missing and hostile model files fail wi
   a.sample_rate = 16000;
   a.samples.assign(16000, 0.1f);  // 1 s
   CHECK_THROWS_WITH(bark::VoiceCloner(o).clone(a), Contains("1.00 s long; at least 2 s"));
+  {
+    auto many = o;
+    many.num_threads = 99999;
+    CHECK_THROWS_WITH(bark::VoiceCloner(many), Contains("num_threads must be at most"));
+  }
   a.samples.assign(48000, 0.1f);
   a.samples[100] = std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH(bark::VoiceCloner(o).clone(a), Contains("NaN or infinite"));

@@ -14,6 +14,7 @@
 #include "bark/audio_file.h"
 #include "bark/history_prompt.h"
 #include "bark/voice_cloner.h"
+#include "cli/cli_helpers.h"
 
 namespace bark::tools {
 
@@ -40,7 +41,7 @@ inline CLI::App* add_clone_command(CLI::App& app, CloneCommandOptions& o) {
                 "Quantizer checkpoint, e.g. a language-specific one (default: <model-dir>/quantifier_hubert_base_ls960_14.pth)");
   c->add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str()
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}, CLI::ignore_case));
-  c->add_option("--threads", o.threads, "CPU threads (0 = physical cores)")->check(CLI::NonNegativeNumber);
+  c->add_option("--threads", o.threads, "CPU threads (0 = physical cores)")->check(bark::cli::THREADS);
   c->add_flag("--silent", o.silent, "No advice or report lines (errors still go to stderr)");
   return c;
 }

@@ -72,6 +72,7 @@ std::string find_in_model_dirs(const std::string& model_dir, const std::string& 
 class VoiceClonerImpl {
  public:
   explicit VoiceClonerImpl(const VoiceClonerOptions& o) : options_(o) {
+    check_num_threads(o.num_threads);
     if (o.num_threads >= 0) set_cpu_threads(o.num_threads);
     if (o.device == Device::Cuda && !at::hasCUDA()) {
       throw std::runtime_error("device 'cuda' requested for voice cloning but CUDA is not available");
