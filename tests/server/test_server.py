@@ -197,6 +197,13 @@ def hardening(srv):
     # seeds are unsigned 64-bit integers, nothing else
     for seed in [-1, 1.5, 2 ** 64, "7"]:
         error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "seed": seed}), 400)
+    # invalid UTF-8 in the body: a counted 400 naming it (its error message once made the JSON
+    # writer throw: an uncounted 500 "request failed")
+    before = srv.metrics().get('bark_requests_total{endpoint="/v1/bark/speech",status="400"}', 0)
+    for raw in [b'{"input":"\xff\xfe"}', b'{"input":"\xc3\x28 hi"}']:
+        r = httpx.post(srv.url + "/v1/bark/speech", content=raw, headers={"Content-Type": "application/json"})
+        assert "UTF-8" in error_of(r, 400, "invalid_request")["message"]
+    assert srv.metrics().get('bark_requests_total{endpoint="/v1/bark/speech",status="400"}', 0) == before + 2
     # OpenAI's newer voices are aliases too
     body = {"model": "gpt-4o-mini-tts", "voice": "coral", "input": "Hi.", "response_format": "wav"}
     assert post(srv, "/v1/audio/speech", body).status_code == 200

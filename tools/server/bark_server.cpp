@@ -90,7 +90,9 @@ void send_error(httplib::Response& res, int status, const std::string& type, con
                 const std::string& message) {
   json body = {{"error", {{"message", message}, {"type", type}, {"code", code}, {"param", nullptr}}}};
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // A message may quote the request's bytes (nlohmann's parse errors do): invalid UTF-8 there must
+  // not make dump() throw, which turned a bad request into an uncounted 500.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 // ---- the client's socket: is it still there? ----------------------------------------------------
