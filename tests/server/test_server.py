@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import wave
 
 import httpx
 import numpy as np
@@ -234,8 +235,14 @@ def native_endpoint(srv):
     assert len(j["segments"]) == 6 and j["seed"] == 7
     npz = np.load(io.BytesIO(base64.b64decode(j["npz_base64"])))
     assert npz["coarse_prompt"].shape[0] == 2 and npz["fine_prompt"].shape[0] == 8
-    x, rate = sf.read(io.BytesIO(base64.b64decode(j["audio_base64"])))
+    wav = base64.b64decode(j["audio_base64"])
+    x, rate = sf.read(io.BytesIO(wav))
     assert rate == 24000 and len(x) > 0
+    # a complete WAV in the JSON carries its real sizes (Python's wave module trusts them), and its
+    # samples are the streamed response's for the same seed
+    with wave.open(io.BytesIO(wav)) as w:
+        assert w.getnframes() == len(x) == (len(a.content) - 44) // 2, (w.getnframes(), len(x), len(a.content))
+    assert wav[44:] == a.content[44:]
     r = post(srv, "/v1/bark/speech", {"input": "And now in that voice.", "voice_npz_base64": j["npz_base64"], "seed": 1})
     assert r.status_code == 200, r.text
     error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "voice_npz_base64": "!!!"}), 400)

@@ -74,7 +74,11 @@ std::string stream_samples(AudioFormat, const std::vector<float>& samples) {
 }
 
 std::string encode(AudioFormat format, const std::vector<float>& samples, int sample_rate) {
-  if (streams(format)) return stream_header(format) + stream_samples(format, samples);
+  // a complete body (return_npz's JSON): a WAV with its real sizes, not the streaming header
+  if (format == AudioFormat::Wav) {
+    return bark::wav_header(sample_rate, bark::WavFormat::Pcm16, samples.size()) + stream_samples(format, samples);
+  }
+  if (format == AudioFormat::Pcm) return stream_samples(format, samples);
   SF_INFO info{};
   info.samplerate = sample_rate;
   info.channels = 1;
