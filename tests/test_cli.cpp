@@ -206,6 +206,13 @@ TEST_CASE("bark-cli usage errors exit 2 with one error line", "[cli]") {
   const auto threads = run_cli({"hi", "--threads", "-1"}, bark_test::clean_env(root / "home"));
   require_one_error_line(threads, 2, "4 x the logical CPUs), got '-1'");
   CHECK(threads.err.size() < 200);
+  // no converter advice where no converter makes the file
+  const auto npz = run_cli({"hi", "-o", "same.npz"}, bark_test::clean_env(root / "home"));
+  require_one_error_line(npz, 2, "(use a .wav name); a voice .npz is written by --save-prompt");
+  CHECK(npz.err.find("ffmpeg") == std::string::npos);
+  const auto txt = run_cli({"hi", "-o", "story.txt"}, bark_test::clean_env(root / "home"));
+  require_one_error_line(txt, 2, "-o 'story.txt': bark-cli writes WAV files only (use a .wav name)");
+  CHECK(txt.err.find("ffmpeg") == std::string::npos);
 }
 
 TEST_CASE("bark-cli without model files says what is missing, where it looked and how to get it", "[cli]") {

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -83,8 +85,15 @@ inline void check_wav_extension(const std::string& path) {
   std::string lower = ext;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower.empty() || lower == ".wav" || lower == ".wave") return;
-  throw std::invalid_argument("-o '" + path + "': bark-cli writes WAV files only (use a .wav name); for " +
-                              lower.substr(1) + ", pipe the WAV to a converter: bark-cli ... -o - | ffmpeg -i - out" + ext);
+  const std::string base = "-o '" + path + "': bark-cli writes WAV files only (use a .wav name)";
+  // the converter hint only where a converter makes that kind of file (not for .npz, .txt, ...)
+  static const char* const kAudio[] = {".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif",
+                                       ".aiff", ".wma", ".webm", ".mka", ".caf", ".au", ".w64"};
+  if (std::find(std::begin(kAudio), std::end(kAudio), lower) == std::end(kAudio)) {
+    throw std::invalid_argument(base + (lower == ".npz" ? "; a voice .npz is written by --save-prompt" : ""));
+  }
+  throw std::invalid_argument(base + "; for " + lower.substr(1) +
+                              ", pipe the WAV to a converter: bark-cli ... -o - | ffmpeg -i - out" + ext);
 }
 
 // The advice the library leaves to its front ends: how to get what is missing.
