@@ -72,7 +72,8 @@ struct SpeechOptions {
   // Silence between segments, seconds (upstream's long-form notebook: 0.25).
   double silence_s = 0.25;
   // Cross-fade at each join, seconds: with silence_s = 0 the segments overlap by this much
-  // (linear fade); with silence, each segment fades out and in over it instead. 0 = off.
+  // (linear fade); with silence, each segment fades out and in over it instead. A fade takes
+  // at most half of a segment. 0 = off.
   double crossfade_s = 0.0;
   // Seamless (opt-in): semantic tokens per segment, then coarse, fine and codec once over the
   // whole joined sequence: no acoustic seams, no silences, but audio only at the end (on_audio

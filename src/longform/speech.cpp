@@ -54,7 +54,7 @@ class Joiner {
     int64_t start = size(audio_);
     if (fade_ > 0 && !overlap) {
       // fade out before the silence, in after it: no clicks at the segment edges
-      const int64_t k = std::min(fade_, size(seg));
+      const int64_t k = std::min(fade_, size(seg) / 2);  // the two fades of a short segment never overlap
       for (int64_t j = 0; j < k; ++j) {
         const float w = static_cast<float>(j + 1) / static_cast<float>(k + 1);
         if (i > 0) seg[static_cast<size_t>(j)] *= w;
@@ -68,7 +68,9 @@ class Joiner {
     size_t from = 0;
     if (overlap && i > 0) {
       // linear cross-fade over the last k samples of what came before
-      const int64_t k = std::min({fade_, size(audio_) - emitted_, size(seg)});
+      // at most half of either segment: a fade longer than short segments ("Yes.") would stack
+      // them all on top of each other
+      const int64_t k = std::min({fade_, size(audio_) - emitted_, size(seg) / 2, last_ / 2});
       start = size(audio_) - k;
       for (int64_t j = 0; j < k; ++j) {
         const float w = static_cast<float>(j + 1) / static_cast<float>(k + 1);
@@ -77,9 +79,10 @@ class Joiner {
       }
       from = static_cast<size_t>(k);
     }
+    last_ = size(seg);
     audio_.insert(audio_.end(), seg.begin() + static_cast<std::ptrdiff_t>(from), seg.end());
     // the tail the next cross-fade will still change is held back
-    const int64_t hold = overlap && i + 1 < n_ ? std::min(fade_, size(audio_) - emitted_) : 0;
+    const int64_t hold = overlap && i + 1 < n_ ? std::min({fade_, last_ / 2, size(audio_) - emitted_}) : 0;
     emit(size(audio_) - hold, i, i + 1 == n_);
     return start;
   }
@@ -105,6 +108,7 @@ class Joiner {
   int64_t silence_, fade_;
   std::vector<float> audio_;
   int64_t emitted_ = 0;
+  int64_t last_ = 0;  // the previous segment's length
 };
 
 uint64_t random_seed() {
