@@ -535,6 +535,23 @@ TEST_CASE("bark-cli --print-segments prints the segments, one per line, and load
         "Then a fourth one says goodbye.\nThe fifth is nearly the last.\nAnd the sixth closes the story.\n"
         "Un paragraphe en français. 你好，我叫苏诺。\n");
   CHECK(r.err.empty());
+  // what the other modes will speak: --split none is one generation of the whole text, --lines
+  // one request per non-empty line (a long line in segments), each with the file it goes to
+  bark_test::write_text(root / "lines.txt", "First line here. Second sentence.\n\n  Another line!\r\n   \nThird: yes.\n");
+  const auto plan = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--text-file", (root / "lines.txt").string(), "--model-dir", dir.string(),
+                                     "--print-segments", "--max-segment-chars", "20"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto p = run_cli(args, bark_test::clean_env(root / "home"));
+    INFO(p.err);
+    CHECK(p.exit_code == 0);
+    return p.out;
+  };
+  CHECK(plan({"--split", "none"}) == "First line here. Second sentence. Another line! Third: yes.\n");
+  CHECK(plan({"--lines"}) == "0001.wav\tFirst line here.\n0001.wav\tSecond sentence.\n0002.wav\tAnother line!\n"
+                             "0003.wav\tThird: yes.\n");
+  CHECK(plan({"--lines", "--split", "none"}) ==
+        "0001.wav\tFirst line here. Second sentence.\n0002.wav\tAnother line!\n0003.wav\tThird: yes.\n");
 }
 
 TEST_CASE("bark-cli speaks a long text in segments, -o - streams a WAV that sox reads", "[cli][longform]") {

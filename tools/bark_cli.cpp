@@ -25,6 +25,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -47,6 +48,22 @@
 #endif
 
 namespace {
+
+// --print-segments: what will be spoken, one generation per output line; with --lines each is
+// prefixed by the file it goes to (a line longer than a segment is several generations).
+template <typename SegmentsOf>
+void print_segment_plan(const std::string& text, bool lines, SegmentsOf segments_of) {
+  if (!lines) {
+    for (const auto& segment : segments_of(text)) std::printf("%s\n", segment.c_str());
+    return;
+  }
+  const auto requests = bark::tools::request_lines(text);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    for (const auto& segment : segments_of(requests[i])) {
+      std::printf("%s\t%s\n", bark::tools::line_file_name(i, requests.size()).c_str(), segment.c_str());
+    }
+  }
+}
 
 using bark::cli::check_wav_extension;
 using bark::cli::download_advice;
@@ -386,7 +403,7 @@ int main(int argc, char** argv) {
   app.add_option("--crossfade", speech.crossfade_s, "Seconds of cross-fade at each join")
       ->capture_default_str()->check(CLI::Range(0.0, 2.0))->type_name("S");
   app.add_flag("--seamless", speech.seamless, "Semantic per segment, then one acoustic pass: no seams, no streaming");
-  app.add_flag("--print-segments", print_segments, "Print the segments, one per line, and exit; loads no model");
+  app.add_flag("--print-segments", print_segments, "Print what will be spoken, one generation per line (with --lines: FILE<TAB>segment), and exit; loads no model");
 
   app.add_flag("--lines", lines, "Speak each non-empty line as its own request: -o is a directory that gets "
                "0001.wav, 0002.wav, ...; line i uses seed --seed + i - 1");
@@ -448,14 +465,23 @@ int main(int argc, char** argv) {
         bark::text::SegmentOptions so;
         so.max_chars = speech.max_segment_chars;
         so.max_tokens = bark::text::MAX_TEXT_TOKENS;
-        for (const auto& segment : bark::text::split_segments(text, so, &tokenizer)) std::printf("%s\n", segment.c_str());
+        print_segment_plan(text, lines, [&](const std::string& t) {
+          return split == "none" ? std::vector<std::string>{bark::text::normalize_whitespace(t)}
+                                 : bark::text::split_segments(t, so, &tokenizer);
+        });
         return 0;
       }
       const auto ids = tokenizer.encode(bark::text::normalize_whitespace(text));
 #else
       const bark::Pipeline pipe(pipe_opts);  // the vocab only: no model is loaded
-      if (print_segments) {
-        for (const auto& segment : pipe.split_text(text, speech.max_segment_chars)) std::printf("%s\n", segment.c_str());
+      if (print_segments) {  // bark-cli's front answers this; bark-cli-torch run by hand too
+        print_segment_plan(text, lines, [&](const std::string& t) {
+          if (split != "none") return pipe.split_text(t, speech.max_segment_chars);
+          std::istringstream words(t);  // --split none: the text as one generation, spaces collapsed
+          std::string w, one;
+          while (words >> w) one += (one.empty() ? "" : " ") + w;
+          return std::vector<std::string>{one};
+        });
         return 0;
       }
       const auto ids = pipe.tokenize(text);

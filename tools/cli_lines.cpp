@@ -8,30 +8,6 @@
 #include <stdexcept>
 
 namespace bark::tools {
-namespace {
-
-bool blank(const std::string& s) {
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; });
-}
-
-std::string file_name(size_t index, size_t count) {
-  const size_t width = std::max<size_t>(4, std::to_string(count).size());
-  std::string n = std::to_string(index + 1);
-  return std::string(width - std::min(width, n.size()), '0') + n + ".wav";
-}
-
-}  // namespace
-
-std::vector<std::string> request_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!blank(line)) lines.push_back(line);
-  }
-  return lines;
-}
-
 int speak_lines(const Pipeline& pipe, const LinesJob& job) {
   namespace fs = std::filesystem;
   const std::vector<std::string> lines = request_lines(job.text);
@@ -54,7 +30,7 @@ int speak_lines(const Pipeline& pipe, const LinesJob& job) {
   }
   if (!job.silent) {
     std::fprintf(stderr, "%zu lines -> %s/%s ...; line i uses seed %llu + i - 1\n", lines.size(), job.out_dir.c_str(),
-                 file_name(0, lines.size()).c_str(), static_cast<unsigned long long>(base));
+                 line_file_name(0, lines.size()).c_str(), static_cast<unsigned long long>(base));
   }
   const auto options_of = [&](size_t i) {
     GenerationOptions g = job.speech.generation;
@@ -64,7 +40,7 @@ int speak_lines(const Pipeline& pipe, const LinesJob& job) {
   };
   size_t failed = 0;
   const auto write = [&](size_t i, const Audio& audio) {
-    const fs::path path = dir / file_name(i, lines.size());
+    const fs::path path = dir / line_file_name(i, lines.size());
     write_wav(path.string(), audio, job.format);
     if (!job.silent) {
       std::fprintf(stderr, "[%zu/%zu] %s (%.2f s, seed %llu)\n", i + 1, lines.size(), path.c_str(),

@@ -2,9 +2,11 @@
 // through Pipeline::generate_audio_batch and written to DIR/0001.wav, DIR/0002.wav, ...
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,8 +25,28 @@ struct LinesJob {
   std::function<bool()> interrupted;  // true: stop (SIGINT / SIGTERM)
 };
 
-// The requests: the non-empty lines (after whitespace clean-up), in order.
-std::vector<std::string> request_lines(const std::string& text);
+// The requests: the non-empty lines, in order. Torch-free (bark-cli's front uses it for
+// --print-segments).
+inline std::vector<std::string> request_lines(const std::string& text) {
+  const auto blank = [](const std::string& s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; });
+  };
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!blank(line)) lines.push_back(line);
+  }
+  return lines;
+}
+
+// Line `index` (0-based) of `count`: 0001.wav, ... (at least 4 digits, more for more lines).
+inline std::string line_file_name(size_t index, size_t count) {
+  const size_t width = std::max<size_t>(4, std::to_string(count).size());
+  std::string n = std::to_string(index + 1);
+  return std::string(width - std::min(width, n.size()), '0') + n + ".wav";
+}
 
 // Speaks every line; returns the exit code (0 all written, 1 some line failed, 130 interrupted).
 // Throws std::invalid_argument for a bad DIR or an input without lines.
