@@ -134,6 +134,11 @@ def endpoints(srv):
     assert "v2/en_speaker_6" in voices["presets"] and "announcer" in voices["presets"]
     assert voices["aliases"]["alloy"] == "v2/en_speaker_6"
     error_of(httpx.get(srv.url + "/v1/nothing"), 404)
+    # the other method on an endpoint that exists: 405 with Allow, not "no such endpoint"
+    r = httpx.get(srv.url + "/v1/audio/speech")
+    assert "use POST" in error_of(r, 405, "method_not_allowed")["message"] and r.headers["allow"] == "POST"
+    r = httpx.post(srv.url + "/healthz", json={})
+    assert error_of(r, 405, "method_not_allowed") and r.headers["allow"] == "GET"
 
 
 @check

@@ -231,6 +231,24 @@ class Service {
     svr.Post("/v1/bark/speech", [this](const httplib::Request& req, httplib::Response& res) {
       handle(req, res, "/v1/bark/speech", [&] { speak(req, res, parse(req, /*openai=*/false)); });
     });
+    // The other method on an existing endpoint: 405 with Allow (RFC 9110), not "no such endpoint".
+    const auto wrong_method = [](const char* allow) {
+      return [allow](const httplib::Request& req, httplib::Response& res) {
+        res.set_header("Allow", allow);
+        send_error(res, 405, "invalid_request_error", "method_not_allowed",
+                   req.method + " " + req.path + " is not supported; use " + allow);
+      };
+    };
+    for (const char* path : {"/healthz", "/readyz", "/metrics", "/v1/models", "/v1/voices"}) {
+      svr.Post(path, wrong_method("GET"));
+      svr.Put(path, wrong_method("GET"));
+      svr.Delete(path, wrong_method("GET"));
+    }
+    for (const char* path : {"/v1/audio/speech", "/v1/bark/speech"}) {
+      svr.Get(path, wrong_method("POST"));
+      svr.Put(path, wrong_method("POST"));
+      svr.Delete(path, wrong_method("POST"));
+    }
   }
 
  private:
@@ -573,6 +591,8 @@ int serve(Options o) {
     switch (res.status) {
       case 404: send_error(res, 404, "invalid_request_error", "not_found", "no such endpoint"); break;
       case 413: send_error(res, 413, "invalid_request_error", "payload_too_large", "the request body is too large"); break;
+      // cpp-httplib refuses these before any handler (a malformed request line or headers...)
+      case 400: send_error(res, 400, "invalid_request_error", "bad_request", "the HTTP request could not be read"); break;
       default: send_error(res, res.status, "invalid_request_error", "error", "request failed"); break;
     }
   });
