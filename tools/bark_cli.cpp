@@ -419,7 +419,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    print_error(std::string(e.what()) + " (see bark-cli --help)");
+    // point at the help of the subcommand the error is about
+    const char* help = clone->parsed() ? "bark-cli clone --help" : dl->parsed() ? "bark-cli download --help" : "bark-cli --help";
+    print_error(std::string(e.what()) + " (see " + help + ")");
     return 2;
   }
 

@@ -29,8 +29,8 @@ int speak_lines(const Pipeline& pipe, const LinesJob& job) {
     base = (static_cast<uint64_t>(rd()) << 32) ^ rd();
   }
   if (!job.silent) {
-    std::fprintf(stderr, "%zu lines -> %s/%s ...; line i uses seed %llu + i - 1\n", lines.size(), job.out_dir.c_str(),
-                 line_file_name(0, lines.size()).c_str(), static_cast<unsigned long long>(base));
+    std::fprintf(stderr, "%zu line%s -> %s ...; line i uses seed %llu + i - 1\n", lines.size(), lines.size() == 1 ? "" : "s",
+                 (dir / line_file_name(0, lines.size())).c_str(), static_cast<unsigned long long>(base));
   }
   const auto options_of = [&](size_t i) {
     GenerationOptions g = job.speech.generation;
