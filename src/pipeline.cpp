@@ -21,6 +21,7 @@
 
 #include "bark/history_prompt.h"
 #include "cpu_threads.h"
+#include "format_number.h"
 #include "device.h"
 #include "engine/coalescer.h"
 #include "engine/errors.h"
@@ -65,16 +66,9 @@ DeviceAvailability probe_devices() {
   return a;
 }
 
-// %g: "0.0001", "1e-30", "inf" (std::to_string would print 1e-30 as "0.000000").
-std::string format_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", v);
-  return buf;
-}
-
 void check_finite_positive(double v, const char* name) {
   if (!std::isfinite(v) || v <= 0) {
-    throw std::invalid_argument(std::string(name) + " must be a finite number > 0, got " + std::to_string(v));
+    throw std::invalid_argument(std::string(name) + " must be a finite number > 0, got " + format_number(v));
   }
 }
 

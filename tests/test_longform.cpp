@@ -275,8 +275,11 @@ TEST_CASE("split off: upstream's single shot, truncation reported in the result"
   // bad options are refused up front
   o.split = true;
   o.silence_s = -1;
-  CHECK_THROWS_WITH(pipe().generate_speech("Hi.", o), Contains("silence"));
+  CHECK_THROWS_WITH(pipe().generate_speech("Hi.", o), Contains("silence must be in [0, 60] seconds, got -1"));
   o.silence_s = 0.25;
+  o.crossfade_s = 2.5;  // numbers as written, not 2.500000
+  CHECK_THROWS_WITH(pipe().generate_speech("Hi.", o), Catch::Matchers::EndsWith("got 2.5"));
+  o.crossfade_s = 0;
   CHECK_THROWS_WITH(pipe().generate_speech(" \n ", o), Contains("text is empty"));
   CHECK_THROWS_AS(bark::parse_voice_mode("loop"), std::invalid_argument);
   CHECK(bark::parse_voice_mode("Chain") == bark::VoiceMode::Chain);

@@ -11,6 +11,7 @@
 #include "bark/progress.h"
 #include "bark/speech.h"
 #include "engine/errors.h"
+#include "format_number.h"
 #include "generation/constants.h"
 #include "logging.h"
 
@@ -22,10 +23,10 @@ constexpr int kSampleRate = static_cast<int>(generation::SAMPLE_RATE);
 
 void validate(const SpeechOptions& o) {
   if (!std::isfinite(o.silence_s) || o.silence_s < 0 || o.silence_s > 60) {
-    throw std::invalid_argument("silence must be in [0, 60] seconds, got " + std::to_string(o.silence_s));
+    throw std::invalid_argument("silence must be in [0, 60] seconds, got " + format_number(o.silence_s));
   }
   if (!std::isfinite(o.crossfade_s) || o.crossfade_s < 0 || o.crossfade_s > 2) {
-    throw std::invalid_argument("crossfade must be in [0, 2] seconds, got " + std::to_string(o.crossfade_s));
+    throw std::invalid_argument("crossfade must be in [0, 2] seconds, got " + format_number(o.crossfade_s));
   }
   if (o.max_segment_chars < 1) throw std::invalid_argument("max_segment_chars must be >= 1");
   if (o.max_batch < 1) throw std::invalid_argument("max_batch must be >= 1, got " + std::to_string(o.max_batch));

@@ -106,7 +106,7 @@ Job openai_job(const std::string& body, const RequestLimits& limits, const Voice
   job.speech.generation.voice = voices(*voice);
   job.format = checked_format(field<std::string>(j, "response_format"), AudioFormat::Mp3);  // OpenAI's default
   if (const auto speed = field<double>(j, "speed"); speed && *speed != 1.0) {
-    throw bad_request("speed " + std::to_string(*speed) + " is not supported: Bark has no speed control (use 1.0)",
+    throw bad_request("speed " + json(*speed).dump() + " is not supported: Bark has no speed control (use 1.0)",
                       "unsupported_speed");
   }
   if (const auto sf = field<std::string>(j, "stream_format"); sf && *sf != "audio") {
