@@ -254,6 +254,14 @@ def native_endpoint(srv):
     error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "voice_npz_base64": base64.b64encode(b"PK\x03\x04junk").decode()}), 400)
     error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "text_temp": 0}), 400)
     error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "voice_mode": "loop"}), 400)
+    # split: a boolean, or the CLI's words; a wrong type says which type was expected
+    assert "expected true or false, got number" in error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "split": 3}), 400)["message"]
+    assert '"sentences" or "none"' in error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "split": "words"}), 400)["message"]
+    assert "expected a number, got string" in error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "text_temp": "hot"}), 400)["message"]
+    two = {"input": "First one here. Second one there.", "max_segment_chars": 20, "seed": 5, "max_gen_duration_s": 0.3,
+           "return_npz": True}
+    assert len(post(srv, "/v1/bark/speech", {**two, "split": "none"}).json()["segments"]) == 1
+    assert len(post(srv, "/v1/bark/speech", {**two, "split": "sentences"}).json()["segments"]) == 2
     error_of(post(srv, "/v1/bark/speech", {"input": "Hi.", "temperature": 1}), 400, "unknown_field")
 
 

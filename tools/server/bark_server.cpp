@@ -608,7 +608,7 @@ int serve(Options o) {
     });
   }
   if (!svr.bind_to_port(o.host.c_str(), o.port)) {
-    throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not allowed)");
+    throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, not allowed, or not an address of this machine)");
   }
   // This cpp-httplib listens with a backlog of 5 (compiled into Debian's libcpp-httplib): a burst
   // of clients overflowed it (the kernel's ListenOverflows counter), and a connection whose

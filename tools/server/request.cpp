@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <string>
+#include <type_traits>
 
 #include "bark/history_prompt.h"
 
@@ -65,7 +67,14 @@ std::optional<T> field(const json& j, const char* key) {
   try {
     return it->get<T>();
   } catch (const json::exception&) {
-    throw bad_request(std::string("'") + key + "' has the wrong type", "invalid_type");
+    const char* expected = std::is_same_v<T, bool>          ? "true or false"
+                           : std::is_same_v<T, std::string> ? "a string"
+                           : std::is_integral_v<T>          ? "an integer"
+                           : std::is_floating_point_v<T>    ? "a number"
+                                                            : "another type";
+    throw bad_request(std::string("'") + key + "' has the wrong type (expected " + expected + ", got " +
+                          it->type_name() + ")",
+                      "invalid_type");
   }
 }
 
@@ -152,7 +161,16 @@ Job native_job(const std::string& body, const RequestLimits& limits, const Voice
   if (auto v = field<int>(j, "max_coarse_history")) g.max_coarse_history = *v;
   if (auto v = field<int>(j, "sliding_window_len")) g.sliding_window_len = *v;
   SpeechOptions& s = job.speech;
-  if (auto v = field<bool>(j, "split")) s.split = *v;
+  // true / false, or the CLI's --split words: "sentences" / "none"
+  if (auto it = j.find("split"); it != j.end() && it->is_string()) {
+    const std::string v = it->get<std::string>();
+    if (v != "sentences" && v != "none") {
+      throw bad_request("'split' must be true, false, \"sentences\" or \"none\", got \"" + v + "\"", "invalid_value");
+    }
+    s.split = v == "sentences";
+  } else if (auto v = field<bool>(j, "split")) {
+    s.split = *v;
+  }
   if (auto v = field<int64_t>(j, "max_segment_chars")) {
     if (*v < 1 || *v > 100000) throw bad_request("max_segment_chars must be in [1, 100000]");
     s.max_segment_chars = static_cast<size_t>(*v);
